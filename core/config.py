@@ -1,0 +1,150 @@
+"""Experiment configuration, presets and config files. Imports no TensorFlow."""
+
+import dataclasses
+import json
+import pathlib
+import typing
+
+from core.errors import UsageError
+
+BUILTIN_DATASETS = ("mnist", "fashion-mnist")
+MODEL_NAMES = ("reference", "1-layer", "2-layer", "3-layer", "vgg")
+DEFAULT_TARGETS = {"mnist": 0.98, "fashion-mnist": 0.90}
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """Everything that defines one training run. Same config + same machine = same weights."""
+
+    dataset: str = "mnist"
+    model: str = "reference"
+    epochs: int = 1
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    batch_size: int = 128
+    seed: int = 42
+    validation_split: float = 0.0
+    fine_tune_epochs: int = 0
+    augmentation_epochs: int = 0
+    target_accuracy: float | None = None
+    test_split: float = 0.2
+    max_train_samples: int | None = None
+    preset: str | None = None
+
+    def effective_target(self):
+        if self.target_accuracy is not None:
+            return self.target_accuracy
+        return DEFAULT_TARGETS.get(self.dataset, 0.98)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+PRESETS = {
+    "mnist-reference": dict(
+        dataset="mnist", model="reference", epochs=1, optimizer="adam", learning_rate=0.001,
+        batch_size=128, target_accuracy=0.98,
+        description="The reference CNN, 1 epoch of Adam on MNIST: >= 98% test accuracy.",
+    ),
+    "mnist-rmsprop": dict(
+        dataset="mnist", model="reference", epochs=1, optimizer="rmsprop", learning_rate=0.001,
+        batch_size=128, target_accuracy=0.98,
+        description="The seed's 1-epoch MNIST run with RMSprop.",
+    ),
+    "fashion-mnist-4epochs": dict(
+        dataset="fashion-mnist", model="3-layer", epochs=4, optimizer="adam", learning_rate=0.001,
+        batch_size=128, validation_split=0.2, target_accuracy=0.88,
+        description="The seed's Fashion-MNIST run: 3-layer CNN, 80/20 split, 4 epochs.",
+    ),
+    "fashion-mnist-vgg": dict(
+        dataset="fashion-mnist", model="vgg", epochs=10, fine_tune_epochs=10, augmentation_epochs=0,
+        optimizer="adam", learning_rate=0.001, batch_size=128, validation_split=0.2,
+        target_accuracy=0.93,
+        description="The seed's VGG schedule: 10 epochs at 1e-3, 10 at 1e-4, then "
+        "augmentation_epochs on augmented data (the seed benchmarks 0, 25 and 50).",
+    ),
+}
+
+FIELDS = {field.name: field for field in dataclasses.fields(ExperimentConfig)}
+
+
+def _cast(name, value):
+    if value is None:
+        return None
+    value_type = (typing.get_args(FIELDS[name].type) or (FIELDS[name].type,))[0]
+    if value_type is int and isinstance(value, float) and not value.is_integer():
+        raise UsageError(f"config value {name}={value!r} is not a whole number")
+    try:
+        return value_type(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"config value {name}={value!r} is not a valid {value_type.__name__}") from None
+
+
+def validate(config):
+    """Check values that need no TensorFlow; raise UsageError naming the valid choices."""
+    is_builtin = config.dataset in BUILTIN_DATASETS
+    if not is_builtin and not pathlib.Path(config.dataset).exists():
+        raise UsageError(
+            f"unknown dataset {config.dataset!r}: use one of {', '.join(BUILTIN_DATASETS)} "
+            "or the path of your own data set (CSV, IDX folder, .npz or image folder)"
+        )
+    if config.model not in MODEL_NAMES:
+        raise UsageError(f"unknown model {config.model!r}: valid models are {', '.join(MODEL_NAMES)}")
+    for name in ("epochs", "fine_tune_epochs", "augmentation_epochs"):
+        if getattr(config, name) < 0:
+            raise UsageError(f"{name} must be >= 0, got {getattr(config, name)}")
+    if config.batch_size < 1:
+        raise UsageError(f"batch_size must be >= 1, got {config.batch_size}")
+    if config.learning_rate <= 0:
+        raise UsageError(f"learning_rate must be > 0, got {config.learning_rate}")
+    for name in ("validation_split", "test_split"):
+        if not 0 <= getattr(config, name) < 1:
+            raise UsageError(f"{name} must be in [0, 1), got {getattr(config, name)}")
+    if config.epochs + config.fine_tune_epochs + config.augmentation_epochs == 0:
+        raise UsageError("nothing to train: epochs, fine_tune_epochs and augmentation_epochs are all 0")
+    return config
+
+
+def read_config_file(path):
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise UsageError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+        else:
+            values = json.loads(text)
+    except Exception as error:  # yaml and json raise different types
+        raise UsageError(f"config file {path} is not valid {path.suffix[1:].upper()}: {error}") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"config file {path} must hold a mapping of option: value")
+    return values
+
+
+def build_config(preset=None, config_file=None, overrides=None):
+    """Preset, then config file, then command-line overrides; each layer wins over the one before."""
+    values = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise UsageError(f"unknown preset {preset!r}: valid presets are {', '.join(PRESETS)}")
+        values.update({k: v for k, v in PRESETS[preset].items() if k != "description"})
+        values["preset"] = preset
+    if config_file is not None:
+        file_values = read_config_file(config_file)
+        if "preset" in file_values and preset is None:
+            return build_config(file_values.pop("preset"), None, {**file_values, **(overrides or {})})
+        values.update(file_values)
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise UsageError(f"unknown config keys {', '.join(unknown)}: valid keys are {', '.join(FIELDS)}")
+    return validate(ExperimentConfig(**{k: _cast(k, v) for k, v in values.items()}))
+
+
+def config_from_dict(values):
+    return build_config(overrides=values) if values.get("preset") is None else build_config(
+        values["preset"], None, {k: v for k, v in values.items() if k != "preset"})

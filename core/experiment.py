@@ -1,0 +1,211 @@
+"""The experiment every platform runs: setup, data, model, train, evaluate, save, results.
+
+    results = experiment.run(config, out_dir="results/runs/local/my-run")
+"""
+
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import resource
+import time
+
+import numpy as np
+
+from core import environment, results as results_file
+from core.config import BUILTIN_DATASETS
+from core.errors import UsageError
+
+START = time.perf_counter()
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def make_run_id(config):
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:6]
+    label = config.preset or f"{pathlib.Path(config.dataset).name}-{config.model}"
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{label}-{digest}"
+
+
+def load_data(config, data_dir=None, log=print):
+    from core import datasets, userdata
+
+    if config.dataset in BUILTIN_DATASETS:
+        return datasets.locate(config.dataset, data_dir=data_dir, log=log)
+    return userdata.load(config.dataset, test_split=config.test_split, seed=config.seed)
+
+
+def weights_sha256(model):
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(str(weights.shape).encode() + str(weights.dtype).encode())
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
+
+
+def _optimizer(keras, name, learning_rate):
+    try:
+        optimizer = keras.optimizers.get({"class_name": name, "config": {}})
+    except (ValueError, TypeError):
+        valid = sorted(n.lower() for n in dir(keras.optimizers)
+                       if isinstance(getattr(keras.optimizers, n), type)
+                       and issubclass(getattr(keras.optimizers, n), keras.optimizers.Optimizer)
+                       and n not in ("Optimizer", "LossScaleOptimizer"))
+        raise UsageError(f"unknown optimizer {name!r}: valid optimizers are {', '.join(valid)}") from None
+    optimizer.learning_rate = learning_rate
+    return optimizer
+
+
+class EpochLog:
+    """Collects one history row per epoch, across the training phases."""
+
+    def __init__(self, keras):
+        self.rows = []
+        self.phase = "train"
+        outer = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                row = {k: float(v) for k, v in (logs or {}).items()}
+                row.update(epoch=len(outer.rows) + 1, phase=outer.phase,
+                           learning_rate=float(self.model.optimizer.learning_rate.numpy()),
+                           seconds=round(time.perf_counter() - self.started, 3))
+                outer.rows.append(row)
+
+        self.callback = Callback()
+
+
+def augmenter(keras, seed):
+    from keras import layers
+
+    return keras.Sequential([
+        layers.RandomRotation(0.1, seed=seed),
+        layers.RandomTranslation(0.1, 0.1, seed=seed + 1),
+        layers.RandomZoom(0.1, seed=seed + 2),
+    ], name="augmentation")
+
+
+def run(config, out_dir, platform="local", obtained="executed", data_dir=None, dataset=None,
+        verbose=2, log=print, extra=None):
+    """Train and evaluate `config`, write the model and results.json into `out_dir`, return results."""
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_file.write_json(out_dir / "config.json", config.to_dict())
+    timings = {}
+
+    started = time.perf_counter()
+    import keras
+    import tensorflow as tf
+
+    logging.getLogger("absl").setLevel(logging.ERROR)  # Keras 3 calls HDF5 "legacy" on every save
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    timings["import"] = round(time.perf_counter() - started, 3)
+    optimizer = _optimizer(keras, config.optimizer, config.learning_rate)
+
+    started = time.perf_counter()
+    if dataset is None:
+        dataset = load_data(config, data_dir=data_dir, log=log)
+    x_train = dataset.x_train.astype("float32") / 255
+    x_test = dataset.x_test.astype("float32") / 255
+    y_train, y_test = dataset.y_train, dataset.y_test
+    if config.max_train_samples:
+        x_train, y_train = x_train[: config.max_train_samples], y_train[: config.max_train_samples]
+    validation_data = None
+    if config.validation_split:
+        order = np.random.default_rng(config.seed).permutation(len(x_train))
+        cut = len(x_train) - int(len(x_train) * config.validation_split)
+        validation_data = (x_train[order[cut:]], y_train[order[cut:]])
+        x_train, y_train = x_train[order[:cut]], y_train[order[:cut]]
+    timings["data"] = round(time.perf_counter() - started, 3)
+    log(f"data: {dataset.name} from {dataset.source}: {len(x_train)} train, "
+        f"{0 if validation_data is None else len(validation_data[0])} validation, {len(x_test)} test, "
+        f"images {dataset.input_shape}, {dataset.num_classes} classes")
+
+    from core import models
+
+    model = models.build(config.model, dataset.input_shape, dataset.num_classes)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
+    log(f"model: {config.model}, {model.count_params():,} parameters; optimizer {config.optimizer}, "
+        f"learning rate {config.learning_rate}, batch {config.batch_size}, seed {config.seed}")
+
+    started = time.perf_counter()
+    history = EpochLog(keras)
+    fit = dict(batch_size=config.batch_size, validation_data=validation_data, verbose=verbose,
+               callbacks=[history.callback])
+    if config.epochs:
+        model.fit(x_train, y_train, epochs=config.epochs, **fit)
+    if config.fine_tune_epochs:
+        history.phase = "fine-tune"
+        model.optimizer.learning_rate.assign(config.learning_rate * 0.1)
+        model.fit(x_train, y_train, epochs=config.fine_tune_epochs, **fit)
+    if config.augmentation_epochs:
+        history.phase = "augmented"
+        augment = augmenter(keras, config.seed)
+        stream = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
+                  .shuffle(len(x_train), seed=config.seed).batch(config.batch_size)
+                  .map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
+        fit.pop("batch_size")
+        model.fit(stream, epochs=config.augmentation_epochs, **fit)
+    timings["training"] = round(time.perf_counter() - started, 3)
+
+    started = time.perf_counter()
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+    timings["evaluation"] = round(time.perf_counter() - started, 3)
+    target = config.effective_target()
+    verdict = "pass" if test_accuracy >= target else "fail"
+
+    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    results = {
+        "schema_version": results_file.SCHEMA_VERSION,
+        "run_id": out_dir.name,
+        "platform": {"name": platform, "obtained": obtained, **(extra or {})},
+        "config": config.to_dict(),
+        "dataset": dataset.describe(),
+        "model": {"name": config.model, "params": int(model.count_params())},
+        "history": history.rows,
+        "test": {"loss": float(test_loss), "accuracy": float(test_accuracy)},
+        "target": {"accuracy": target, "verdict": verdict},
+        "timings": timings,
+        "environment": environment.describe(platform, gpus, tf.__version__, keras.__version__),
+        "weights_sha256": weights_sha256(model),
+        "artifacts": {"status": "saving"},
+    }
+    results_file.write_json(out_dir / "results.json", results)
+    log(f"test accuracy {test_accuracy:.4f} (loss {test_loss:.4f}): {verdict.upper()} against target {target:.2%}")
+
+    started = time.perf_counter()
+    try:
+        results["artifacts"] = save_models(keras, model, x_test[:500], out_dir)
+    except Exception as error:  # a failed save must not lose the trained results
+        results["artifacts"] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+    timings["saving"] = round(time.perf_counter() - started, 3)
+    timings["total"] = round(time.perf_counter() - START, 3)
+    timings["process_cpu_seconds"] = round(cpu_seconds(), 3)
+    results_file.write_json(out_dir / "results.json", results)
+    return results
+
+
+def save_models(keras, model, sample, out_dir):
+    """Save as HDF5 (the seeds' format) and native .keras; reload each and compare predictions."""
+    expected = model.predict(sample, verbose=0, batch_size=len(sample))
+    artifacts = {"status": "saved"}
+    for kind, name in (("h5", "model.h5"), ("keras", "model.keras")):
+        partial = out_dir / f"partial-{name}"
+        model.save(partial)
+        os.replace(partial, out_dir / name)
+        reloaded = keras.models.load_model(out_dir / name, compile=False)
+        predicted = reloaded.predict(sample, verbose=0, batch_size=len(sample))
+        artifacts[kind] = {
+            "file": name,
+            "reload_identical": bool(np.array_equal(predicted, expected)),
+            "max_abs_difference": float(np.max(np.abs(predicted - expected))),
+        }
+    return artifacts

@@ -1,0 +1,64 @@
+"""The results file: a versioned schema, atomic writes and a check of a file's shape. No TensorFlow."""
+
+import json
+import os
+import pathlib
+
+SCHEMA_VERSION = 1
+OBTAINED = ("executed", "emulated", "packaged")
+REQUIRED = {
+    "schema_version": int,
+    "run_id": str,
+    "platform": dict,
+    "config": dict,
+    "dataset": dict,
+    "model": dict,
+    "history": list,
+    "test": dict,
+    "target": dict,
+    "timings": dict,
+    "environment": dict,
+    "weights_sha256": str,
+}
+
+
+def write_json(path, data):
+    """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def problems(results):
+    """What is missing or wrong in a results dict; an empty list means it follows the schema."""
+    if not isinstance(results, dict):
+        return ["results is not a JSON object"]
+    found = []
+    for key, kind in REQUIRED.items():
+        if key not in results:
+            found.append(f"missing {key}")
+        elif not isinstance(results[key], kind):
+            found.append(f"{key} is not a {kind.__name__}")
+    if found:
+        return found
+    if results["schema_version"] != SCHEMA_VERSION:
+        found.append(f"schema_version {results['schema_version']} (this tool reads {SCHEMA_VERSION})")
+    if results["platform"].get("obtained") not in OBTAINED:
+        found.append(f"platform.obtained must be one of {', '.join(OBTAINED)}")
+    accuracy = results["test"].get("accuracy")
+    if not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1:
+        found.append("test.accuracy is not a number in [0, 1]")
+    if results["target"].get("verdict") not in ("pass", "fail"):
+        found.append("target.verdict must be pass or fail")
+    return found
