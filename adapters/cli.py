@@ -1,0 +1,191 @@
+"""`portability`: the core commands plus the platform commands (platforms, package, emulate, push,
+status, pull). This is the installed console entry point."""
+
+import pathlib
+import shutil
+import sys
+
+import adapters
+from adapters import runs
+from adapters.base import ROOT
+from core import cli as core_cli, config as configuration
+from core.errors import UsageError, UserError
+
+say = core_cli.say
+
+
+def command_platforms(args):
+    for name in adapters.names():
+        try:
+            missing = adapters.get(name).check()
+        except UserError as error:
+            missing = [str(error)]
+        print(f"{name:<8} {'ready' if not missing else 'not ready'}")
+        for item in missing:
+            print(f"         - {item}")
+    return 0
+
+
+def _settings(args):
+    if args.preset is None and args.config is None and args.dataset is None:
+        args.preset = "mnist-reference"
+    return core_cli.config_from_args(args)
+
+
+def command_package(args):
+    names = adapters.names() if args.all else [args.platform]
+    if not args.all and args.platform is None:
+        raise UsageError(f"name a platform ({', '.join(adapters.names())}) or pass --all")
+    settings = _settings(args)
+    for name in names:
+        adapter = adapters.get(name)
+        if args.out:
+            target = pathlib.Path(args.out) / name if args.all else pathlib.Path(args.out)
+            digest = adapter.package(settings, target)
+            print(f"{name}: bundle in {target} (hash {digest[:12]})")
+        else:
+            target = ROOT / "platforms" / name
+            write_generated(adapter, settings, target)
+            print(f"{name}: generated files in {target.relative_to(ROOT)}")
+    return 0
+
+
+def write_generated(adapter, settings, target):
+    """platforms/<name>/: exactly the generated files of the bundle (the core is copied at push)."""
+    if target.exists():
+        shutil.rmtree(target)
+    for relative, text in adapter.render(settings).items():
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        (target / relative).write_text(text)
+
+
+def _data_dir_for(adapter, settings):
+    from core import datasets
+
+    if settings.dataset in configuration.BUILTIN_DATASETS:
+        return datasets.fetch(settings.dataset, log=say)
+    return pathlib.Path(settings.dataset).resolve().parent
+
+
+def command_emulate(args):
+    settings = _settings(args)
+    adapter = adapters.get(args.platform)
+    handle, run_dir = runs.push(args.platform, settings, force=args.force, mode="emulated", log=say,
+                                data_dir=_data_dir_for(adapter, settings))
+    return _finish(handle, run_dir, wait=True)
+
+
+def command_push(args):
+    settings = _settings(args)
+    handle, run_dir = runs.push(args.platform, settings, force=args.force, dry_run=args.dry_run, log=say)
+    if handle is None:
+        return 0
+    return _finish(handle, run_dir, wait=args.wait, timeout=args.timeout)
+
+
+def _finish(handle, run_dir, wait, timeout=3600):
+    print(f"run: {handle.platform}/{handle.run_id} ({run_dir})")
+    if not wait:
+        print(f"follow it with `portability status {handle.platform}/{handle.run_id}`, "
+              f"then `portability pull {handle.platform}/{handle.run_id}`")
+        return 0
+    state = runs.wait(handle, run_dir, timeout=timeout)
+    try:
+        results = runs.pull(handle, run_dir)
+    except UserError:
+        if state == "failed":
+            raise UserError(f"{handle.platform} run {handle.run_id} failed; its log: {run_dir / 'log.txt'}") from None
+        raise
+    print(f"[{results['platform']['obtained']} on {handle.platform}] {core_cli.summary_line(results)}")
+    return 0 if state == "completed" or state == "pulled" else 1
+
+
+def command_status(args):
+    selected = [runs.resolve(args.run)] if args.run else runs.all_runs()
+    if not selected:
+        print(f"no runs yet in {runs.runs_root()}")
+    for handle, run_dir in selected:
+        try:
+            state = runs.status(handle, run_dir)
+        except UserError as error:
+            state = f"unknown ({error})"
+        print(f"{handle.platform + '/' + handle.run_id:<60} {handle.mode:<9} {state}")
+    return 0
+
+
+def command_pull(args):
+    if not args.all and not args.run:
+        raise UsageError("name a run (see `portability status`) or pass --all")
+    selected = runs.all_runs() if args.all else [runs.resolve(args.run)]
+    failures = 0
+    for handle, run_dir in selected:
+        try:
+            results = runs.pull(handle, run_dir)
+            print(f"{handle.platform}/{handle.run_id}: [{results['platform']['obtained']}] "
+                  f"{core_cli.summary_line(results)}")
+        except UserError as error:
+            failures += 1
+            say(f"{handle.platform}/{handle.run_id}: {error}")
+    return 1 if failures else 0
+
+
+def command_docker_offline_setup(args):
+    from adapters import docker
+
+    docker.build_offline_base(log=say)
+    print(f"wheelhouse: {docker.wheelhouse()}")
+    print("now: PORTABILITY_DOCKER_OFFLINE=1 portability push docker --wait")
+    return 0
+
+
+def build_parser():
+    parser = core_cli.build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    platforms = adapters.names()
+
+    commands.add_parser("platforms", help="each platform: ready, or what is missing").set_defaults(
+        handler=command_platforms)
+
+    package = commands.add_parser("package", help="build a platform's bundle (offline)")
+    package.add_argument("platform", nargs="?", choices=platforms)
+    package.add_argument("--all", action="store_true", help="every platform")
+    package.add_argument("--out", help="write the whole bundle here (default: the generated files to platforms/<name>/)")
+    core_cli.add_config_options(package)
+    package.set_defaults(handler=command_package)
+
+    emulate = commands.add_parser("emulate", help="run a platform's bundle in a local emulation of its runtime")
+    emulate.add_argument("platform", choices=platforms)
+    emulate.add_argument("--force", action="store_true", help="run again even if this bundle already ran")
+    core_cli.add_config_options(emulate)
+    emulate.set_defaults(handler=command_emulate)
+
+    push = commands.add_parser("push", help="submit the experiment to a platform")
+    push.add_argument("platform", choices=platforms)
+    push.add_argument("--dry-run", action="store_true", help="print what would be sent, send nothing")
+    push.add_argument("--force", action="store_true", help="a new platform run even if this bundle was pushed")
+    push.add_argument("--wait", action="store_true", help="follow the run to its end and pull the results")
+    push.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default %(default)s)")
+    core_cli.add_config_options(push)
+    push.set_defaults(handler=command_push)
+
+    status = commands.add_parser("status", help="the state of one run or of every run")
+    status.add_argument("run", nargs="?", metavar="RUN", help="platform/run-id, a run id or a run folder")
+    status.set_defaults(handler=command_status)
+
+    pull = commands.add_parser("pull", help="fetch a finished run's results into the run store")
+    pull.add_argument("run", nargs="?", metavar="RUN")
+    pull.add_argument("--all", action="store_true", help="every run")
+    pull.set_defaults(handler=command_pull)
+
+    offline = commands.add_parser("docker-offline-setup",
+                                  help="build the Debian base image and the wheelhouse for Docker without a registry")
+    offline.set_defaults(handler=command_docker_offline_setup)
+    return parser
+
+
+def main(argv=None):
+    return core_cli.main(argv, build_parser())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

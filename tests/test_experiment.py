@@ -1,0 +1,87 @@
+"""Short real Keras trainings on synthetic data: results file, determinism, saved models."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from core import config, experiment, results
+from core.errors import UsageError
+
+
+def short_config(**changes):
+    values = dict(model="1-layer", epochs=2, batch_size=64, seed=7, validation_split=0.25)
+    values.update(changes)
+    return config.build_config(overrides=values)
+
+
+def test_run_writes_a_complete_results_file(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    result = experiment.run(short_config(), out, dataset=tiny_dataset, verbose=0, log=lambda m: None)
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk == json.loads(json.dumps(result))
+    assert results.problems(on_disk) == []
+    assert [row["epoch"] for row in on_disk["history"]] == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(on_disk["history"][0])
+    assert on_disk["dataset"]["train_samples"] == 512 and on_disk["model"]["params"] > 0
+    assert set(on_disk["timings"]) >= {"data", "training", "evaluation", "saving", "total"}
+    assert on_disk["environment"]["tensorflow"] and on_disk["environment"]["cpu_cores"] >= 1
+    assert on_disk["test"]["accuracy"] > 0.5  # the synthetic classes are easy
+    assert json.loads((out / "config.json").read_text())["model"] == "1-layer"
+    assert not list(out.glob(".*partial*")) and not list(out.glob("partial-*"))
+
+
+def test_same_config_gives_bit_identical_weights(tiny_dataset, tmp_path):
+    hashes = [experiment.run(short_config(), tmp_path / f"run{i}", dataset=tiny_dataset, verbose=0,
+                             log=lambda m: None)["weights_sha256"] for i in range(2)]
+    other = experiment.run(short_config(seed=8), tmp_path / "other", dataset=tiny_dataset, verbose=0,
+                           log=lambda m: None)["weights_sha256"]
+    assert hashes[0] == hashes[1]
+    assert other != hashes[0]
+
+
+def test_h5_and_keras_reload_to_identical_predictions(tiny_dataset, tmp_path):
+    result = experiment.run(short_config(model="reference", epochs=1), tmp_path, dataset=tiny_dataset,
+                            verbose=0, log=lambda m: None)
+    assert result["artifacts"]["h5"]["reload_identical"] and result["artifacts"]["keras"]["reload_identical"]
+    x = tiny_dataset.x_test[:64].astype("float32") / 255
+    h5 = keras.models.load_model(tmp_path / "model.h5", compile=False).predict(x, verbose=0)
+    native = keras.models.load_model(tmp_path / "model.keras", compile=False).predict(x, verbose=0)
+    assert np.array_equal(h5, native)
+
+
+def test_schedule_fine_tune_and_augmentation(tiny_dataset, tmp_path):
+    cfg = short_config(model="vgg", epochs=1, fine_tune_epochs=1, augmentation_epochs=1, learning_rate=0.01)
+    result = experiment.run(cfg, tmp_path, dataset=tiny_dataset, verbose=0, log=lambda m: None)
+    assert [row["phase"] for row in result["history"]] == ["train", "fine-tune", "augmented"]
+    assert [round(row["learning_rate"], 6) for row in result["history"]] == [0.01, 0.001, 0.001]
+
+
+def test_a_failed_save_keeps_the_results(tiny_dataset, tmp_path, monkeypatch):
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(experiment, "save_models", broken)
+    result = experiment.run(short_config(epochs=1), tmp_path, dataset=tiny_dataset, verbose=0, log=lambda m: None)
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["artifacts"] == {"status": "failed", "error": "OSError: disk full"}
+    assert on_disk["test"]["accuracy"] == result["test"]["accuracy"]
+
+
+def test_unknown_optimizer_lists_the_valid_ones(tiny_dataset, tmp_path):
+    with pytest.raises(UsageError, match=r"unknown optimizer 'adamm': valid optimizers are .*adam.*rmsprop"):
+        experiment.run(short_config(optimizer="adamm"), tmp_path, dataset=tiny_dataset, verbose=0)
+
+
+def test_user_csv_runs_end_to_end(tmp_path):
+    from tests.conftest import synthetic_images
+    from tests.test_userdata import write_csv
+
+    x, y = synthetic_images(200, num_classes=3, shape=(12, 12, 3), seed=4)
+    write_csv(tmp_path / "mine_train.csv", x[:160], y[:160])
+    write_csv(tmp_path / "mine_test.csv", x[160:], y[160:])
+    cfg = config.build_config(overrides=dict(dataset=str(tmp_path / "mine_train.csv"), model="2-layer", epochs=1))
+    result = experiment.run(cfg, tmp_path / "run", verbose=0, log=lambda m: None)
+    assert result["dataset"]["input_shape"] == [12, 12, 3] and result["dataset"]["num_classes"] == 3
+    assert result["model"]["params"] == keras.models.load_model(tmp_path / "run" / "model.keras").count_params()
