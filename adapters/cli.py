@@ -90,12 +90,7 @@ def _finish(handle, run_dir, wait, timeout=3600):
               f"then `portability pull {handle.platform}/{handle.run_id}`")
         return 0
     state = runs.wait(handle, run_dir, timeout=timeout)
-    try:
-        results = runs.pull(handle, run_dir)
-    except UserError:
-        if state == "failed":
-            raise UserError(f"{handle.platform} run {handle.run_id} failed; its log: {run_dir / 'log.txt'}") from None
-        raise
+    results = runs.pull(handle, run_dir)
     print(f"[{results['platform']['obtained']} on {handle.platform}] {core_cli.summary_line(results)}")
     return 0 if state == "completed" or state == "pulled" else 1
 

@@ -166,12 +166,13 @@ def pull(handle, run_dir):
         _copy_outputs(run_dir / "work", staging)
     else:
         adapters.get(handle.platform).fetch_outputs(handle, run_dir, staging)
+    if (staging / "log.txt").is_file():
+        os.replace(staging / "log.txt", run_dir / "log.txt")
     if not (staging / "results.json").is_file():
         shutil.rmtree(staging)
         record_status(run_dir, "failed", "the run produced no results.json")
-        raise PlatformError(f"{handle.platform} run {handle.run_id} ended {state} without a results.json; "
-                            f"see {run_dir / 'log.txt'}" if (run_dir / "log.txt").exists() else
-                            f"{handle.platform} run {handle.run_id} ended {state} without a results.json")
+        where = f"; its log: {run_dir / 'log.txt'}" if (run_dir / "log.txt").is_file() else ""
+        raise PlatformError(f"{handle.platform} run {handle.run_id} ended {state} without a results.json{where}")
     results = results_file.read_json(staging / "results.json")
     results["platform"].update(name=handle.platform, obtained=handle.mode, run_store_id=handle.run_id)
     results_file.write_json(staging / "results.json", results)

@@ -10,8 +10,8 @@ from tests.conftest import portability
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["run", "--model", "resnet"], "invalid choice: 'resnet' (choose from reference, 1-layer, 2-layer, 3-layer, vgg)"),
-    (["run", "--preset", "x"], "invalid choice: 'x' (choose from mnist-reference"),
+    (["run", "--model", "resnet"], "invalid choice: 'resnet' (choose from 'reference', '1-layer', '2-layer', '3-layer', 'vgg')"),
+    (["run", "--preset", "x"], "invalid choice: 'x' (choose from 'mnist-reference'"),
     (["run", "--dataset", "cifar10"], "unknown dataset 'cifar10': use one of mnist, fashion-mnist"),
     (["run", "--epochs", "0"], "nothing to train"),
     (["run", "--optimizer", "adamm", "--max-train-samples", "10"], "unknown optimizer 'adamm': valid optimizers are"),

@@ -1,0 +1,45 @@
+"""The reference experiment as a plain Keras script (the keras-io convnet), for the benchmark.
+
+usage: python plain_keras_mnist.py MNIST_IDX_FOLDER
+"""
+
+import pathlib
+import sys
+
+import keras
+import numpy as np
+from keras import layers
+
+
+def read_idx(path):
+    content = pathlib.Path(path).read_bytes()
+    ndim = content[3]
+    shape = [int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(content, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+folder = pathlib.Path(sys.argv[1])
+x_train = read_idx(folder / "train-images-idx3-ubyte")[..., np.newaxis].astype("float32") / 255
+y_train = read_idx(folder / "train-labels-idx1-ubyte").astype("int64")
+x_test = read_idx(folder / "t10k-images-idx3-ubyte")[..., np.newaxis].astype("float32") / 255
+y_test = read_idx(folder / "t10k-labels-idx1-ubyte").astype("int64")
+
+keras.utils.set_random_seed(42)
+model = keras.Sequential(
+    [
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Dropout(0.25),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ]
+)
+model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+model.fit(x_train, y_train, batch_size=128, epochs=1, verbose=0)
+loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"test accuracy {accuracy:.4f}")
