@@ -9,6 +9,7 @@ from core.errors import UsageError
 REGISTRY = {
     "local": ("adapters.local", "LocalAdapter", None),
     "docker": ("adapters.docker", "DockerAdapter", None),
+    "kaggle": ("adapters.kaggle", "KaggleAdapter", "kaggle"),
 }
 
 

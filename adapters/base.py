@@ -6,6 +6,7 @@ The shared work (bundling the core, hashing, the entry script) is here; a platfo
 import dataclasses
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import pathlib
@@ -62,6 +63,16 @@ def host_root_arguments():
         elif os.path.isdir(path):
             arguments += ["--bind", path, path]
     return arguments
+
+
+def sdk_installed(module):
+    """Whether `module` can be imported, without importing it (some SDKs act at import)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ValueError, ImportError):
+        return False
 
 
 class MissingSDK(UserError):
@@ -198,10 +209,12 @@ class Adapter:
         output = run_dir / "work" / "output"
         output.mkdir(parents=True, exist_ok=True)
         command = [bwrap, *host_root_arguments(), "--dev", "/dev", "--proc", "/proc"]
+        settings = json.loads((run_dir / "config.json").read_text())
+        mount_point = self.data_mount_point(settings)
+        if mount_point and data_dir is not None:
+            command += ["--ro-bind", str(data_dir), mount_point]
         for platform_path, kind in self.emulation_paths.items():
-            if kind == "data" and data_dir is not None:
-                command += ["--ro-bind", str(data_dir), platform_path]
-            elif kind == "output":
+            if kind == "output":
                 command += ["--bind", str(output), platform_path]
             elif kind == "tmp":
                 command += ["--tmpfs", platform_path]
@@ -217,3 +230,15 @@ class Adapter:
 
     def emulation_env(self):
         return {}
+
+    def data_mount_point(self, settings):
+        """Where the platform sees its data (a dict of the run's config is given)."""
+        return next((path for path, kind in self.emulation_paths.items() if kind == "data"), None)
+
+    def emulation_data(self, settings):
+        """The host folder to bind read-only as the platform's data."""
+        from core import config, datasets
+
+        if settings.dataset in config.BUILTIN_DATASETS:
+            return datasets.fetch(settings.dataset)
+        return pathlib.Path(settings.dataset).resolve().parent

@@ -59,19 +59,11 @@ def write_generated(adapter, settings, target):
         (target / relative).write_text(text)
 
 
-def _data_dir_for(adapter, settings):
-    from core import datasets
-
-    if settings.dataset in configuration.BUILTIN_DATASETS:
-        return datasets.fetch(settings.dataset, log=say)
-    return pathlib.Path(settings.dataset).resolve().parent
-
-
 def command_emulate(args):
     settings = _settings(args)
     adapter = adapters.get(args.platform)
     handle, run_dir = runs.push(args.platform, settings, force=args.force, mode="emulated", log=say,
-                                data_dir=_data_dir_for(adapter, settings))
+                                data_dir=adapter.emulation_data(settings))
     return _finish(handle, run_dir, wait=True)
 
 
