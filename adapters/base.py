@@ -41,7 +41,7 @@ def main():
     settings = config.config_from_dict(json.loads((HERE / "config.json").read_text()))
     out_dir = output_folder()
     experiment.run(settings, out_dir, platform="{platform}", data_dir=data_folder(settings),
-                   extra=run_details())
+                   callbacks=training_callbacks(settings), extra=run_details())
     export_results(out_dir)
 
 
@@ -63,6 +63,19 @@ def host_root_arguments():
         elif os.path.isdir(path):
             arguments += ["--bind", path, path]
     return arguments
+
+
+OUTPUT_FILES = ("results.json", "model.h5", "model.keras", "log.txt")
+
+
+def copy_work_outputs(run_dir, target):
+    """A run's output files from its working folder (output/ first, then the folder itself)."""
+    work = pathlib.Path(run_dir) / "work"
+    for name in OUTPUT_FILES:
+        for source in (work / "output" / name, work / name):
+            if source.is_file():
+                shutil.copyfile(source, pathlib.Path(target) / name)
+                break
 
 
 def sdk_installed(module):

@@ -20,7 +20,8 @@ def command_platforms(args):
             missing = adapters.get(name).check()
         except UserError as error:
             missing = [str(error)]
-        print(f"{name:<8} {'ready' if not missing else 'not ready'}")
+        note = getattr(adapters.get(name), "mode_note", lambda: "")() if not missing else ""
+        print(f"{name:<8} {'ready' if not missing else 'not ready'}{', ' + note if note else ''}")
         for item in missing:
             print(f"         - {item}")
     return 0
@@ -69,6 +70,12 @@ def command_emulate(args):
 
 def command_push(args):
     settings = _settings(args)
+    if args.platform == "comet" and not args.dry_run:
+        from adapters import comet
+
+        uploaded = comet.upload_pending(runs.all_runs("comet"), log=say)
+        if uploaded:
+            say(f"comet: uploaded {uploaded} offline experiment(s)")
     handle, run_dir = runs.push(args.platform, settings, force=args.force, dry_run=args.dry_run, log=say)
     if handle is None:
         return 0

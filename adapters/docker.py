@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-from adapters.base import Adapter, MissingSDK, PlatformError
+from adapters.base import Adapter, MissingSDK, PlatformError, copy_work_outputs
 from core import config as configuration, datasets
 
 DEFAULT_BASE = "python:3.11-slim"
@@ -29,6 +29,10 @@ def data_folder(settings):
 
 def output_folder():
     return pathlib.Path("/results")  # a volume: the files outlive the container
+
+
+def training_callbacks(settings):
+    return []
 
 
 def run_details():
@@ -165,10 +169,7 @@ class DockerAdapter(Adapter):
         return "completed" if code == "0" else "failed"
 
     def fetch_outputs(self, handle, run_dir, target):
-        for name in ("results.json", "model.h5", "model.keras"):
-            source = run_dir / "work" / "output" / name
-            if source.is_file():
-                shutil.copyfile(source, target / name)
+        copy_work_outputs(run_dir, target)
         logs = docker("logs", handle.remote_id, check=False)
         if logs.returncode == 0:
             (target / "log.txt").write_text(logs.stdout + logs.stderr)

@@ -100,6 +100,10 @@ class Tee:
         return False
 
 
+def training_callbacks(settings):
+    return []
+
+
 def run_details():
     DETAILS.update(run_type=os.environ.get("KAGGLE_KERNEL_RUN_TYPE"), kernel=KERNEL_ID)
     return DETAILS

@@ -2,12 +2,11 @@
 
 import os
 import pathlib
-import shutil
 import signal
 import subprocess
 import sys
 
-from adapters.base import Adapter
+from adapters.base import Adapter, copy_work_outputs
 
 SHIM = '''
 
@@ -17,6 +16,10 @@ def data_folder(settings):
 
 def output_folder():
     return pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path.cwd() / "output"
+
+
+def training_callbacks(settings):
+    return []
 
 
 def run_details():
@@ -69,12 +72,7 @@ class LocalAdapter(Adapter):
         return "running"
 
     def fetch_outputs(self, handle, run_dir, target):
-        for name in ("results.json", "model.h5", "model.keras"):
-            source = run_dir / "work" / "output" / name
-            if source.is_file():
-                shutil.copyfile(source, target / name)
-        if (run_dir / "work" / "log.txt").is_file():
-            shutil.copyfile(run_dir / "work" / "log.txt", target / "log.txt")
+        copy_work_outputs(run_dir, target)
 
     def cancel(self, handle):
         try:

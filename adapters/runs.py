@@ -13,12 +13,9 @@ import tempfile
 import time
 
 import adapters
-from adapters.base import TERMINAL, Handle, PlatformError
+from adapters.base import OUTPUT_FILES, TERMINAL, Handle, PlatformError, copy_work_outputs
 from core import experiment, results as results_file
 from core.errors import UserError
-
-PULLED_FILES = ("results.json", "model.h5", "model.keras", "log.txt")
-
 
 def runs_root():
     return pathlib.Path(os.environ.get("PORTABILITY_RUNS_DIR") or adapters.base.ROOT / "results" / "runs")
@@ -163,7 +160,7 @@ def pull(handle, run_dir):
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     if handle.mode == "emulated":
-        _copy_outputs(run_dir / "work", staging)
+        copy_work_outputs(run_dir, staging)
     else:
         adapters.get(handle.platform).fetch_outputs(handle, run_dir, staging)
     if (staging / "log.txt").is_file():
@@ -176,7 +173,7 @@ def pull(handle, run_dir):
     results = results_file.read_json(staging / "results.json")
     results["platform"].update(name=handle.platform, obtained=handle.mode, run_store_id=handle.run_id)
     results_file.write_json(staging / "results.json", results)
-    for name in PULLED_FILES:
+    for name in OUTPUT_FILES:
         if (staging / name).is_file():
             os.replace(staging / name, run_dir / name)
     shutil.rmtree(staging)
@@ -186,10 +183,3 @@ def pull(handle, run_dir):
         raise PlatformError(f"{run_dir / 'results.json'} does not follow the schema: {'; '.join(problems)}")
     return results
 
-
-def _copy_outputs(work, target):
-    for name in PULLED_FILES:
-        for source in (work / "output" / name, work / name):
-            if source.is_file():
-                shutil.copyfile(source, target / name)
-                break

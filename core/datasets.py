@@ -194,6 +194,18 @@ def _from_contents(name, contents, source):
     )
 
 
+def _read_with_progress(response, label, log):
+    total = int(response.headers.get("Content-Length") or 0)
+    chunks, done, shown = [], 0, 0
+    while block := response.read(1 << 20):
+        chunks.append(block)
+        done += len(block)
+        if total and done * 4 // total > shown:
+            shown = done * 4 // total
+            log(f"    {label}: {done * 100 // total}% of {total / 1e6:.1f} MB")
+    return b"".join(chunks)
+
+
 def _download(name, folder, log):
     mirrors = [os.environ["PORTABILITY_DATA_MIRROR"]] if os.environ.get("PORTABILITY_DATA_MIRROR") else MIRRORS[name]
     reasons = []
@@ -203,7 +215,7 @@ def _download(name, folder, log):
                 url = mirror.rstrip("/") + f"/{stem}.gz"
                 log(f"  downloading {url}")
                 with urllib.request.urlopen(url, timeout=20) as response:
-                    content = gzip.decompress(response.read())
+                    content = gzip.decompress(_read_with_progress(response, stem, log))
                 if hashlib.sha256(content).hexdigest() != CANONICAL[name][stem]:
                     raise DataError(f"{url}: content does not match the canonical sha256")
                 _atomic_write(folder / stem, content)

@@ -93,7 +93,7 @@ def augmenter(keras, seed):
 
 
 def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset=None,
-        verbose=2, log=print, extra=None):
+        verbose=2, log=print, extra=None, callbacks=()):
     """Train and evaluate `config`, write the model and results.json into `out_dir`, return results.
 
     `obtained` says how: executed (on the platform) or emulated; by default $PORTABILITY_OBTAINED,
@@ -143,7 +143,7 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
     started = time.perf_counter()
     history = EpochLog(keras)
     fit = dict(batch_size=config.batch_size, validation_data=validation_data, verbose=verbose,
-               callbacks=[history.callback])
+               callbacks=[history.callback, *callbacks])
     if config.epochs:
         model.fit(x_train, y_train, epochs=config.epochs, **fit)
     if config.fine_tune_epochs:
@@ -157,7 +157,7 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
                   .shuffle(len(x_train), seed=config.seed).batch(config.batch_size)
                   .map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
         fit.pop("batch_size")
-        model.fit(stream, epochs=config.augmentation_epochs, **fit)
+        model.fit(stream, epochs=config.augmentation_epochs, shuffle=False, **fit)  # the stream is shuffled
     timings["training"] = round(time.perf_counter() - started, 3)
 
     started = time.perf_counter()

@@ -100,10 +100,12 @@ def test_source_mirror_download_checks_hashes(mnist_dir, isolated_cache, monkeyp
     mirror.mkdir()
     for stem in datasets.CANONICAL["mnist"]:
         (mirror / f"{stem}.gz").write_bytes(gzip.compress((mnist_dir / stem).read_bytes()))
+    messages = []
     with serve_folder(mirror) as url:
         monkeypatch.setenv("PORTABILITY_DATA_MIRROR", url)
-        dataset = datasets.locate("mnist")
+        dataset = datasets.locate("mnist", log=messages.append)
     assert dataset.source == f"mirror:{datasets.dataset_cache_dir('mnist')}"
+    assert any("train-images-idx3-ubyte: 100% of" in m for m in messages)  # progress is shown
     cached = datasets.dataset_cache_dir("mnist") / "train-labels-idx1-ubyte"
     assert hashlib.sha256(cached.read_bytes()).hexdigest() == datasets.CANONICAL["mnist"]["train-labels-idx1-ubyte"]
 

@@ -23,6 +23,10 @@ def output_folder():
     return pathlib.Path("/results")  # a volume: the files outlive the container
 
 
+def training_callbacks(settings):
+    return []
+
+
 def run_details():
     return {"image": os.environ.get("PORTABILITY_IMAGE"), "container": socket.gethostname()}
 
@@ -35,7 +39,7 @@ def main():
     settings = config.config_from_dict(json.loads((HERE / "config.json").read_text()))
     out_dir = output_folder()
     experiment.run(settings, out_dir, platform="docker", data_dir=data_folder(settings),
-                   extra=run_details())
+                   callbacks=training_callbacks(settings), extra=run_details())
     export_results(out_dir)
 
 

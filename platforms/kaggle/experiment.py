@@ -107,6 +107,10 @@ class Tee:
         return False
 
 
+def training_callbacks(settings):
+    return []
+
+
 def run_details():
     DETAILS.update(run_type=os.environ.get("KAGGLE_KERNEL_RUN_TYPE"), kernel=KERNEL_ID)
     return DETAILS
@@ -120,7 +124,7 @@ def main():
     settings = config.config_from_dict(find_inputs(CONFIG))
     out_dir = output_folder()
     experiment.run(settings, out_dir, platform="kaggle", data_dir=data_folder(settings),
-                   extra=run_details())
+                   callbacks=training_callbacks(settings), extra=run_details())
     export_results(out_dir)
 
 
@@ -476,6 +480,18 @@ def _from_contents(name, contents, source):
     )
 
 
+def _read_with_progress(response, label, log):
+    total = int(response.headers.get("Content-Length") or 0)
+    chunks, done, shown = [], 0, 0
+    while block := response.read(1 << 20):
+        chunks.append(block)
+        done += len(block)
+        if total and done * 4 // total > shown:
+            shown = done * 4 // total
+            log(f"    {label}: {done * 100 // total}% of {total / 1e6:.1f} MB")
+    return b"".join(chunks)
+
+
 def _download(name, folder, log):
     mirrors = [os.environ["PORTABILITY_DATA_MIRROR"]] if os.environ.get("PORTABILITY_DATA_MIRROR") else MIRRORS[name]
     reasons = []
@@ -485,7 +501,7 @@ def _download(name, folder, log):
                 url = mirror.rstrip("/") + f"/{stem}.gz"
                 log(f"  downloading {url}")
                 with urllib.request.urlopen(url, timeout=20) as response:
-                    content = gzip.decompress(response.read())
+                    content = gzip.decompress(_read_with_progress(response, stem, log))
                 if hashlib.sha256(content).hexdigest() != CANONICAL[name][stem]:
                     raise DataError(f"{url}: content does not match the canonical sha256")
                 _atomic_write(folder / stem, content)
@@ -813,7 +829,7 @@ def augmenter(keras, seed):
 
 
 def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset=None,
-        verbose=2, log=print, extra=None):
+        verbose=2, log=print, extra=None, callbacks=()):
     """Train and evaluate `config`, write the model and results.json into `out_dir`, return results.
 
     `obtained` says how: executed (on the platform) or emulated; by default $PORTABILITY_OBTAINED,
@@ -863,7 +879,7 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
     started = time.perf_counter()
     history = EpochLog(keras)
     fit = dict(batch_size=config.batch_size, validation_data=validation_data, verbose=verbose,
-               callbacks=[history.callback])
+               callbacks=[history.callback, *callbacks])
     if config.epochs:
         model.fit(x_train, y_train, epochs=config.epochs, **fit)
     if config.fine_tune_epochs:
@@ -877,7 +893,7 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
                   .shuffle(len(x_train), seed=config.seed).batch(config.batch_size)
                   .map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
         fit.pop("batch_size")
-        model.fit(stream, epochs=config.augmentation_epochs, **fit)
+        model.fit(stream, epochs=config.augmentation_epochs, shuffle=False, **fit)  # the stream is shuffled
     timings["training"] = round(time.perf_counter() - started, 3)
 
     started = time.perf_counter()

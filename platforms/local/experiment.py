@@ -21,6 +21,10 @@ def output_folder():
     return pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path.cwd() / "output"
 
 
+def training_callbacks(settings):
+    return []
+
+
 def run_details():
     return {}
 
@@ -33,7 +37,7 @@ def main():
     settings = config.config_from_dict(json.loads((HERE / "config.json").read_text()))
     out_dir = output_folder()
     experiment.run(settings, out_dir, platform="local", data_dir=data_folder(settings),
-                   extra=run_details())
+                   callbacks=training_callbacks(settings), extra=run_details())
     export_results(out_dir)
 
 

@@ -1,0 +1,109 @@
+"""Comet: offline logging end to end, online logging and the later upload of an offline zip with the
+real comet_ml SDK against a stand-in server, and an unreachable server that must end offline."""
+
+import json
+import os
+import zipfile
+
+import pytest
+
+from adapters import comet
+from tests.adapter_fixtures import run_store, tiny_npz  # noqa: F401 (fixtures)
+from tests.comet_server import CometStandIn
+from tests.conftest import portability
+
+QUIET_COMET = {"COMET_AUTO_LOG_ENV_DETAILS": "false", "COMET_ERROR_TRACKING_ENABLE": "false",
+               "COMET_DISABLE_ANNOUNCEMENT": "true"}
+
+
+def tiny(tiny_npz, *extra):
+    return ["--dataset", tiny_npz, "--model", "1-layer", "--epochs", "2", "--batch-size", "64",
+            "--target-accuracy", "0.5", *extra]
+
+
+def messages(archive):
+    with zipfile.ZipFile(archive) as opened:
+        return [json.loads(line) for line in opened.read("messages.json").decode().splitlines()]
+
+
+def pushed_run(done, run_store):
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = done.stdout.split("run: ")[1].split()[0]
+    return run_store / run, json.loads((run_store / run / "results.json").read_text())
+
+
+def check_logged(parameters, metrics, results):
+    """What Comet received matches results.json: every parameter, every epoch, the test accuracy."""
+    for key, value in results["config"].items():
+        assert str(parameters[key]) == str(value), key
+    for row in results["history"]:
+        for name in ("loss", "accuracy"):
+            logged = [m for m in metrics if m["metricName"] == name and int(m["epoch"]) == row["epoch"]]
+            assert logged and float(logged[-1]["metricValue"]) == pytest.approx(row[name], rel=1e-6), (name, row)
+    test = [float(m["metricValue"]) for m in metrics if m["metricName"] == "test_accuracy"]
+    assert test == [pytest.approx(results["test"]["accuracy"], rel=1e-6)]
+
+
+@pytest.fixture
+def offline_env(run_store, tmp_path):
+    return {**QUIET_COMET, "PORTABILITY_RUNS_DIR": str(run_store), "COMET_API_KEY": "", "HOME": str(tmp_path)}
+
+
+@pytest.mark.slow
+def test_offline_reference_run_on_real_mnist(mnist_dir, offline_env, run_store):
+    done = portability("push", "comet", "--wait", "--preset", "mnist-reference", env=offline_env)
+    run_dir, results = pushed_run(done, run_store)
+    assert results["test"]["accuracy"] >= 0.98
+    assert results["platform"]["comet_mode"] == "offline" and results["platform"]["compute"] == "local"
+    archive = run_dir / results["platform"]["comet_offline_zip"]
+    logged = messages(archive)
+    parameters = {m["payload"]["param"]["paramName"]: m["payload"]["param"]["paramValue"]
+                  for m in logged if m["type"] == "parameter_msg"}
+    metrics = [m["payload"]["metric"] for m in logged if m["type"] == "metric_msg"]
+    check_logged(parameters, metrics, results)
+    uploads = " ".join(json.dumps(m["payload"]) for m in logged if m["type"] == "file_upload")
+    assert "model.h5" in uploads and "results.json" in uploads and "experiment.py" in uploads
+
+
+def test_online_logging_and_read_back(tiny_npz, run_store, tmp_path):
+    with CometStandIn("test-key") as server:
+        env = {**QUIET_COMET, "PORTABILITY_RUNS_DIR": str(run_store), "COMET_API_KEY": "test-key",
+               "COMET_URL_OVERRIDE": server.url, "HOME": str(tmp_path), "COMET_WORKSPACE": "tester"}
+        done = portability("push", "comet", "--wait", *tiny(tiny_npz), env=env)
+        run_dir, results = pushed_run(done, run_store)
+        assert server.violations == [], sorted(set(server.violations))
+        assert results["platform"]["comet_mode"] == "online"
+        assert server.runs[0]["projectName"] == "portability" and server.runs[0]["teamName"] == "tester"
+        check_logged(server.parameters, server.metrics, results)
+        assert {"results.json", "model.h5"} <= set(server.files)
+        assert results["platform"]["comet_readback"] == {"test_accuracy": pytest.approx(results["test"]["accuracy"])}
+
+
+def test_unreachable_server_ends_in_an_offline_zip_that_uploads_later(tiny_npz, run_store, tmp_path):
+    env = {**QUIET_COMET, "PORTABILITY_RUNS_DIR": str(run_store), "COMET_API_KEY": "test-key",
+           "COMET_URL_OVERRIDE": "http://127.0.0.1:9/clientlib/", "HOME": str(tmp_path)}
+    done = portability("push", "comet", "--wait", *tiny(tiny_npz), env=env)
+    run_dir, results = pushed_run(done, run_store)
+    assert results["platform"]["comet_mode"] == "offline"
+    assert "did not answer: logging offline" in (run_dir / "log.txt").read_text()
+    archive = run_dir / results["platform"]["comet_offline_zip"]
+    metrics = [m["payload"]["metric"] for m in messages(archive) if m["type"] == "metric_msg"]
+    assert any(m["metricName"] == "test_accuracy" for m in metrics)
+    assert comet.pending_zips(run_dir) == [archive]
+
+    with CometStandIn("test-key") as server:
+        again = portability("push", "comet", *tiny(tiny_npz), env={**env, "COMET_URL_OVERRIDE": server.url})
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "uploaded 1 offline experiment" in again.stderr
+        assert server.violations == [], sorted(set(server.violations))
+        check_logged(server.parameters, server.metrics, results)
+    assert comet.pending_zips(run_dir) == []
+    assert json.loads((run_dir / "results.json").read_text())["platform"]["comet_uploaded"] is True
+
+
+@pytest.mark.skipif(not os.environ.get("COMET_API_KEY"), reason="live Comet test: set COMET_API_KEY to run it")
+def test_live_logging_to_comet(tiny_npz, run_store):
+    done = portability("push", "comet", "--wait", *tiny(tiny_npz), env={"PORTABILITY_RUNS_DIR": str(run_store)})
+    run_dir, results = pushed_run(done, run_store)
+    assert results["platform"]["comet_mode"] == "online"
+    assert results["platform"]["comet_readback"]["test_accuracy"] == pytest.approx(results["test"]["accuracy"])
