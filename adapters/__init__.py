@@ -11,6 +11,7 @@ REGISTRY = {
     "docker": ("adapters.docker", "DockerAdapter", None),
     "kaggle": ("adapters.kaggle", "KaggleAdapter", "kaggle"),
     "comet": ("adapters.comet", "CometAdapter", "comet-ml"),
+    "openml": ("adapters.openml", "OpenMLAdapter", "openml"),
 }
 
 

@@ -76,6 +76,12 @@ def command_push(args):
         uploaded = comet.upload_pending(runs.all_runs("comet"), log=say)
         if uploaded:
             say(f"comet: uploaded {uploaded} offline experiment(s)")
+    if args.platform == "openml" and not args.dry_run:
+        from adapters import openml
+
+        published = openml.publish_pending(runs.all_runs("openml"), log=say)
+        if published:
+            say(f"openml: published {published} offline run(s)")
     handle, run_dir = runs.push(args.platform, settings, force=args.force, dry_run=args.dry_run, log=say)
     if handle is None:
         return 0

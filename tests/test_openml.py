@@ -1,0 +1,149 @@
+"""OpenML: the real client reading tasks from a cache built here (no network), the task's 10-fold CV
+run written to disk and scored back, publishing against a strict stand-in server, and the holdout
+protocol on the real MNIST."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests import openml_cache
+from tests.adapter_fixtures import run_store  # noqa: F401 (fixture)
+from tests.conftest import portability, synthetic_images
+from tests.openml_server import OpenMLStandIn
+
+TASK, DATASET = 990001, 990002
+NO_NETWORK = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}
+TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "32", "--target-accuracy", "0.3"]
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any call of the client to a server fails the test."""
+    import openml._api_calls
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network call from the openml client: {args[:2]}")
+
+    for name in ("_perform_api_call", "_download_minio_file", "_send_request"):
+        monkeypatch.setattr(openml._api_calls, name, refuse)
+
+
+@pytest.fixture
+def small_task(tmp_path):
+    images, labels = synthetic_images(200, seed=3)
+    root = tmp_path / "openml-cache"
+    openml_cache.build(root, TASK, DATASET, "tiny-digits", images[..., 0], labels)
+    return root, labels
+
+
+def env_for(run_store, cache, **extra):
+    return {**NO_NETWORK, "PORTABILITY_RUNS_DIR": str(run_store), "PORTABILITY_OPENML_TASK": str(TASK),
+            "OPENML_CACHE_DIR": str(cache), "OPENML_APIKEY": "", **extra}
+
+
+def pushed(done, run_store):
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = done.stdout.split("run: ")[1].split()[0]
+    return run_store / run, json.loads((run_store / run / "results.json").read_text())
+
+
+def test_real_client_reads_the_cached_tasks_without_network(small_task, no_network, tmp_path):
+    import openml
+
+    root, labels = small_task
+    openml_cache.build(root, 3573, 554, "mnist_784", np.zeros((20, 28, 28), "uint8"), np.arange(20) % 10,
+                       with_splits=False)
+    openml.config.set_root_cache_directory(str(root))
+    task = openml.tasks.get_task(TASK, download_splits=True, download_data=True, download_qualities=False)
+    features, target, _, _ = task.get_dataset().get_data(target=task.target_name)
+    assert features.shape == (200, 784) and task.class_labels == [str(c) for c in range(10)]
+    assert task.get_split_dimensions() == (1, 10, 1)
+    train, test = task.get_train_test_split_indices(fold=3, repeat=0)
+    assert len(train) + len(test) == 200 and not set(train) & set(test)
+    mnist = openml.tasks.get_task(3573, download_splits=False, download_data=False, download_qualities=False)
+    assert (mnist.dataset_id, mnist.target_name, mnist.estimation_procedure["parameters"]["number_folds"]) == (554, "class", "10")
+
+
+def test_cv_task_run_written_offline_scores_back_the_same(small_task, run_store):
+    import openml
+    import sklearn.metrics
+
+    root, labels = small_task
+    run_dir, results = pushed(portability("push", "openml", "--wait", *TINY, env=env_for(run_store, root)), run_store)
+    platform = results["platform"]
+    assert platform["protocol"] == "10-fold CV" and platform["openml_run_id"] is None
+    assert platform["openml_pending_publish"] == "openml-run"
+    assert len(results["folds"]) == 10 and results["test"]["measure"] == "mean over folds"
+    openml.config.set_root_cache_directory(str(root))
+    run = openml.runs.OpenMLRun.from_filesystem(str(run_dir / "openml-run"), expect_model=False)
+    per_fold = run.get_metric_fn(sklearn.metrics.accuracy_score)
+    assert np.mean(per_fold) == pytest.approx(results["test"]["accuracy"], abs=1e-6)
+    assert [round(a, 6) for a in per_fold] == [round(f["accuracy"], 6) for f in results["folds"]]
+
+
+def test_publish_against_the_stand_in_then_evaluation(tmp_path, run_store):
+    images, labels = synthetic_images(200, seed=3)
+    with OpenMLStandIn("test-key", TASK, [str(c) for c in range(10)], rows=200) as server:
+        openml_cache.build(tmp_path / "c", TASK, DATASET, "tiny-digits", images[..., 0], labels, server=server.url)
+        env = env_for(run_store, tmp_path / "c", OPENML_APIKEY="test-key", OPENML_SERVER=server.url)
+        run_dir, results = pushed(portability("push", "openml", "--wait", *TINY, env=env), run_store)
+        assert server.violations == []
+        platform = results["platform"]
+        assert platform["openml_run_id"] == 4000 and platform["openml_flow_id"] == 100
+        assert platform["openml_evaluation"] == "pending"
+        assert ("POST", "/api/v1/xml/flow/exists") in server.calls and ("GET", "/api/v1/xml/flow/100") in server.calls
+        server.evaluated = 0.715
+        again = portability("pull", f"openml/{run_dir.name}", env=env)
+        assert again.returncode == 0, again.stderr
+        pulled = json.loads((run_dir / "results.json").read_text())
+        assert pulled["platform"]["openml_evaluation"] == {"predictive_accuracy": 0.715}
+
+
+def test_offline_run_is_published_later_and_errors_are_kept(small_task, tmp_path, run_store):
+    images, labels = synthetic_images(200, seed=3)
+    with OpenMLStandIn("test-key", TASK, [str(c) for c in range(10)], rows=200) as server:
+        openml_cache.build(tmp_path / "c", TASK, DATASET, "tiny-digits", images[..., 0], labels, server=server.url)
+        wrong = env_for(run_store, tmp_path / "c", OPENML_APIKEY="wrong-key", OPENML_SERVER=server.url)
+        run_dir, results = pushed(portability("push", "openml", "--wait", *TINY, env=wrong), run_store)
+        assert "Authentication failed" in results["platform"]["openml_publish_error"]
+        assert results["platform"]["openml_pending_publish"] == "openml-run" and server.runs == {}
+        right = {**wrong, "OPENML_APIKEY": "test-key"}
+        later = portability("push", "openml", *TINY, env=right)
+        assert later.returncode == 0, later.stderr[-2000:]
+        assert "published 1 offline run" in later.stderr and server.violations == []
+        assert json.loads((run_dir / "results.json").read_text())["platform"]["openml_run_id"] == 4000
+
+
+def test_bad_options(run_store):
+    bad = portability("push", "openml", "--dry-run", env={"PORTABILITY_OPENML_PROTOCOL": "bootstrap"})
+    assert bad.returncode == 2 and "unknown OpenML protocol 'bootstrap': valid ones are cv, holdout" in bad.stderr
+    own = portability("push", "openml", "--dry-run", "--dataset", "/tmp", env={"PORTABILITY_OPENML_TASK": "x"})
+    assert own.returncode == 2 and "must be a task id" in own.stderr
+
+
+@pytest.mark.slow
+def test_holdout_reference_on_real_mnist_through_the_openml_client(mnist_dir, tmp_path, run_store):
+    from core import datasets
+
+    mnist = datasets.locate("mnist", data_dir=mnist_dir)
+    images = np.concatenate([mnist.x_train, mnist.x_test])[..., 0]
+    labels = np.concatenate([mnist.y_train, mnist.y_test])
+    openml_cache.build(tmp_path / "c", 3573, 554, "mnist_784", images, labels, with_splits=False)
+    env = env_for(run_store, tmp_path / "c", PORTABILITY_OPENML_TASK="3573", PORTABILITY_OPENML_PROTOCOL="holdout")
+    run_dir, results = pushed(portability("push", "openml", "--wait", "--preset", "mnist-reference", env=env), run_store)
+    assert results["test"]["accuracy"] >= 0.98
+    assert results["platform"]["protocol"].startswith("holdout") and "openml_run_id" not in results["platform"]
+    assert results["platform"]["data_check"].startswith("canonical")
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("OPENML_TEST_APIKEY"),
+                    reason="live OpenML test: set OPENML_TEST_APIKEY (a test.openml.org key) to run it")
+def test_live_publish_on_the_openml_test_server(run_store):
+    import os
+
+    env = {"PORTABILITY_RUNS_DIR": str(run_store), "OPENML_APIKEY": os.environ["OPENML_TEST_APIKEY"],
+           "OPENML_SERVER": "https://test.openml.org/api/v1/xml", "PORTABILITY_OPENML_PROTOCOL": "cv"}
+    run_dir, results = pushed(portability("push", "openml", "--wait", "--timeout", "7200", *TINY, env=env,
+                                          timeout=7500), run_store)
+    assert results["platform"]["openml_run_id"]
