@@ -129,6 +129,40 @@ def command_pull(args):
     return 1 if failures else 0
 
 
+def command_report(args):
+    from adapters import report
+
+    data = report.build(args.out)
+    out = pathlib.Path(args.out or ROOT / "results")
+    print(f"wrote {out / 'report.md'} and {out / 'report.html'}")
+    for row in data["rows"]:
+        cells = report.table_cells(row)
+        print(f"  {cells[0]:<8} {cells[1]:<10} {cells[6]:>8} {cells[8]:<5} {cells[9]}")
+    for problem in data["problems"]:
+        say(f"problem: {problem}")
+    failing = report.failing_rows(data)
+    if args.fail_under and failing:
+        say("below target: " + ", ".join(f"{row['platform']} ({row['accuracy']:.4f} < {row['target']})" for row in failing))
+        return 1
+    return 0
+
+
+def command_diff(args):
+    from adapters import codediff
+
+    if args.platform == "local":
+        raise UsageError("local is the baseline of every diff: name another platform")
+    if not (codediff.PLATFORMS_DIR / args.platform / codediff.LOCAL_ENTRY).is_file():
+        raise UserError(f"platforms/{args.platform} has no generated files: run `portability package {args.platform}`")
+    diff = codediff.platform_diff(args.platform)
+    for line in diff["diff"]:
+        if not line.startswith("+CORE_SOURCES["):
+            print(line)
+    print("\nchanged lines: " + ", ".join(f"{group} {count}" for group, count in diff["counts"].items())
+          + (f"; core embedded verbatim: {diff['embedded_core_lines']} lines" if diff["embedded_core_lines"] else ""))
+    return 0
+
+
 def command_docker_offline_setup(args):
     from adapters import docker
 
@@ -176,6 +210,15 @@ def build_parser():
     pull.add_argument("run", nargs="?", metavar="RUN")
     pull.add_argument("--all", action="store_true", help="every run")
     pull.set_defaults(handler=command_pull)
+
+    report = commands.add_parser("report", help="write results/report.md and report.html from the run store")
+    report.add_argument("--out", help="folder for the report (default results/)")
+    report.add_argument("--fail-under", action="store_true", help="exit 1 when any platform's run misses its target")
+    report.set_defaults(handler=command_report)
+
+    diff = commands.add_parser("diff", help="the code a platform needed beyond the local run")
+    diff.add_argument("platform", choices=platforms)
+    diff.set_defaults(handler=command_diff)
 
     offline = commands.add_parser("docker-offline-setup",
                                   help="build the Debian base image and the wheelhouse for Docker without a registry")

@@ -57,7 +57,8 @@ def command_run(args):
     config = config_from_args(args)
     from core import experiment
 
-    run_dir = pathlib.Path(args.out) if args.out else RUNS_DIR / "local" / experiment.make_run_id(config)
+    runs_dir = pathlib.Path(os.environ.get("PORTABILITY_RUNS_DIR") or RUNS_DIR)
+    run_dir = pathlib.Path(args.out) if args.out else runs_dir / "local" / experiment.make_run_id(config)
     log = (lambda message: None) if args.quiet else say
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     results = experiment.run(config, run_dir, data_dir=args.data_dir, verbose=verbose, log=log)

@@ -5,12 +5,15 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 import threading
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the tests never write into the user's run store (results/runs/)
+os.environ["PORTABILITY_RUNS_DIR"] = tempfile.mkdtemp(prefix="portability-test-runs-")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = pathlib.Path(sys.executable).parent
 

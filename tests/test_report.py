@@ -1,0 +1,103 @@
+"""The comparison report from run folders made here: real tiny runs locally and in the platforms'
+emulations, a CV run on OpenML's small task, a packaged-only platform, a failing and a damaged run."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from adapters import codediff
+from tests import openml_cache
+from tests.adapter_fixtures import tiny_npz  # noqa: F401 (fixture)
+from tests.conftest import portability, synthetic_images
+
+TINY = ["--model", "1-layer", "--epochs", "2", "--batch-size", "64", "--target-accuracy", "0.5"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, tiny_npz):
+    root = tmp_path_factory.mktemp("report")
+    images, labels = synthetic_images(200, seed=3)
+    cache = openml_cache.build(root / "openml", 990001, 990002, "tiny-digits", images[..., 0], labels)
+    env = {"PORTABILITY_RUNS_DIR": str(root / "runs"), "PORTABILITY_KAGGLE_DATASET": "tester/tiny",
+           "PORTABILITY_OPENML_TASK": "990001", "OPENML_CACHE_DIR": str(cache), "COMET_API_KEY": "",
+           "HTTPS_PROXY": "http://127.0.0.1:9"}
+    steps = [["run", "--dataset", tiny_npz, *TINY], ["run", "--dataset", tiny_npz, *TINY],
+             ["emulate", "docker", "--dataset", tiny_npz, *TINY], ["emulate", "kaggle", "--dataset", tiny_npz, *TINY],
+             ["push", "comet", "--wait", "--dataset", tiny_npz, *TINY],
+             ["push", "openml", "--wait", "--dataset", tiny_npz, *TINY[:-1], "0.99"]]
+    for step in steps:
+        done = portability(*step, env=env)
+        assert done.returncode == 0, (step, done.stderr[-2000:])
+    damaged = root / "runs" / "docker" / "damaged-run"
+    damaged.mkdir(parents=True)
+    (damaged / "results.json").write_text("{not json")
+    partial = root / "runs" / "kaggle" / "partial-run"
+    partial.mkdir(parents=True)
+    (partial / "results.json").write_text(json.dumps({"schema_version": 1, "run_id": "x"}))
+    return root, env
+
+
+def test_report_rows_verdicts_and_problems(store):
+    root, env = store
+    done = portability("report", "--out", root / "out", env=env)
+    assert done.returncode == 0, done.stderr
+    from adapters import report
+
+    import os
+    os.environ["PORTABILITY_RUNS_DIR"] = env["PORTABILITY_RUNS_DIR"]
+    data = report.build(root / "out2")
+    rows = {row["platform"]: row for row in data["rows"]}
+    assert list(rows) == ["local", "docker", "kaggle", "codalab", "openml", "comet"]
+    assert rows["local"]["obtained"] == "executed" and rows["comet"]["obtained"] == "executed"
+    assert rows["docker"]["obtained"] == "emulated" and rows["kaggle"]["obtained"] == "emulated"
+    assert rows["codalab"]["obtained"] in ("packaged", "not built") and rows["codalab"]["results"] is None
+    for name in ("docker", "kaggle", "comet"):  # same machine, same config: identical to local
+        assert rows[name]["verdict"] == "pass" and rows[name]["delta"] == 0 and rows[name]["same_weights"] is True
+    assert rows["openml"]["protocol"] == "10-fold CV" and rows["openml"]["verdict"] == "fail"
+    assert rows["openml"]["delta"] is None  # another protocol and target: not compared with local
+    assert any("damaged-run: results.json unreadable" in p for p in data["problems"])
+    assert any("partial-run: results.json incomplete" in p for p in data["problems"])
+    repro = data["reproducibility"]
+    assert repro and repro[0]["bit_identical"] and repro[0]["runs"] >= 5
+    markdown = (root / "out" / "report.md").read_text()
+    assert "| local | executed | tiny.npz | 1-layer | 2 | holdout |" in markdown
+    assert "## Problems" in markdown and "Cross-validation rows report the mean over folds" in markdown
+    failing = portability("report", "--out", root / "out", "--fail-under", env=env)
+    assert failing.returncode == 1 and "below target: openml" in failing.stderr
+
+
+def test_diff_counts_match_the_generated_files(store):
+    root, env = store
+    for name in ("docker", "kaggle", "openml", "comet"):
+        diff = codediff.platform_diff(name)
+        assert sum(diff["counts"].values()) > 0
+        shown = portability("diff", name)
+        assert shown.returncode == 0
+        assert shown.stdout.strip().splitlines()[-1].startswith(
+            "changed lines: " + ", ".join(f"{g} {c}" for g, c in diff["counts"].items()))
+    docker = codediff.platform_diff("docker")
+    assert docker["counts"]["data access"] == 1 and docker["manifests"]["Dockerfile"] > 10
+    kaggle = codediff.platform_diff("kaggle")
+    assert kaggle["embedded_core_lines"] > 1000 and "data_folder" in kaggle["functions"]
+    assert kaggle["counts"]["manifest files"] > 0  # kernel-metadata.json
+    assert portability("diff", "local").returncode == 2
+
+
+def test_html_renders_in_headless_chromium(store, tmp_path):
+    root, env = store
+    assert portability("report", "--out", root / "out", env=env).returncode == 0
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: .ci/run installs Debian's chromium for this test")
+    shot = tmp_path / "report.png"
+    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,2400",
+                           f"--screenshot={shot}", (root / "out" / "report.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 20_000, done.stderr[-2000:]
+    html = (root / "out" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2 and "<table" in html and "class=\"diff\"" in html
+    shutil.copyfile(shot, root / "out" / "report.png")
