@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench setup data platforms clean
+PYTHON39 ?= $(shell command -v python3.9 || ls $$HOME/.pyenv/versions/3.9*/bin/python 2>/dev/null | tail -n 1)
+
+.PHONY: run test bench setup data platforms clean codalab-cli
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,11 +24,19 @@ data: setup
 run: data
 	$(BIN)/portability run --preset mnist-reference
 
-test: data
+test: data codalab-cli
 	$(BIN)/python -m pytest -ra
 
 bench: data
 	$(BIN)/python benchmarks/bench_reference.py
+
+# The CodaLab CLI installs only on Python 3.9 and conflicts with TensorFlow: it gets its own venv.
+codalab-cli: .codalab-venv/bin/cl
+
+.codalab-venv/bin/cl:
+	@test -n "$(PYTHON39)" || { echo "the CodaLab CLI needs Python 3.9: install it (e.g. pyenv install 3.9) or pass PYTHON39=/path/to/python3.9"; exit 1; }
+	$(PYTHON39) -m venv .codalab-venv
+	.codalab-venv/bin/python -m pip install -q codalab==1.7.5
 
 clean:
 	rm -rf $(VENV) *.egg-info

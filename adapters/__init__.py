@@ -10,6 +10,7 @@ REGISTRY = {
     "local": ("adapters.local", "LocalAdapter", None),
     "docker": ("adapters.docker", "DockerAdapter", None),
     "kaggle": ("adapters.kaggle", "KaggleAdapter", "kaggle"),
+    "codalab": ("adapters.codalab", "CodaLabAdapter", None),
     "comet": ("adapters.comet", "CometAdapter", "comet-ml"),
     "openml": ("adapters.openml", "OpenMLAdapter", "openml"),
 }

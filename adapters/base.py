@@ -133,13 +133,14 @@ class Adapter:
     name = ""
     sdk = None  # (module to import, pip package) for platforms driven through a Python SDK
     tool = None  # (executable, how to install it) for platforms driven through a CLI
+    tool_setting = None  # the variable that names the tool's path, where PATH is not the only place
     entry_file = "experiment.py"
     emulation_paths = {}  # platform path -> "data" | "output" for the bubblewrap emulation
 
     # what is missing --------------------------------------------------------------------
     def check(self):
         """A list of what is missing to push (SDK, tool, credentials, engine); never raises."""
-        if self.tool and shutil.which(self.tool[0]) is None:
+        if self.tool and self.tool_setting is None and shutil.which(self.tool[0]) is None:
             return [f"the {self.name} adapter needs the {self.tool[0]} command: {self.tool[1]}"]
         try:
             self.require_sdk()

@@ -44,7 +44,7 @@ def test_registry_name(name):
 
 
 def test_unknown_platform_lists_the_valid_ones():
-    with pytest.raises(UsageError, match="unknown platform 'heroku': valid platforms are local, docker, kaggle, comet, openml"):
+    with pytest.raises(UsageError, match="unknown platform 'heroku': valid platforms are local, docker, kaggle, codalab, comet, openml"):
         adapters.get("heroku")
 
 
@@ -73,6 +73,8 @@ def test_missing_sdk_or_tool_names_what_to_install(name, monkeypatch, tmp_path):
         assert any(f"pip install {adapter.sdk[1]}" in item for item in adapter.check())
     elif adapter.tool:
         monkeypatch.setenv("PATH", str(tmp_path))
+        if adapter.tool_setting:
+            monkeypatch.setenv(adapter.tool_setting, str(tmp_path / "not-installed"))
         assert any(adapter.tool[1] in item for item in adapter.check())
     else:
         monkeypatch.setenv("PATH", str(tmp_path))

@@ -1,0 +1,194 @@
+"""A stand-in for the CodaLab Worksheets REST API (/rest/...) on 127.0.0.1 for the real `cl` CLI: it
+checks the login, worksheet lookup, uploads and the run bundle (command, dependencies by key, resource
+requests), walks the run through its states and serves an output bundle (or a failure)."""
+
+import io
+import json
+import re
+import tarfile
+import threading
+import urllib.parse
+import uuid as uuids
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WORKSHEET = "0x" + "a" * 32
+
+
+class CodaLabStandIn:
+    def __init__(self, username, password, outputs, states=("staged", "running", "ready"), image="tensorflow/tensorflow:2.21.0"):
+        self.username, self.password, self.outputs = username, password, outputs
+        self.states, self.image = list(states), image
+        self.bundles, self.contents, self.queues, self.violations, self.calls = {}, {}, {}, [], []
+
+    def __enter__(self):
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def read_body(self):
+                if self.headers.get("Transfer-Encoding") == "chunked":
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().strip() or b"0", 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            break
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                    return b"".join(chunks)
+                return self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+
+            def handle_any(self):
+                body = self.read_body()
+                parsed = urllib.parse.urlparse(self.path)
+                query = {k: v[0] for k, v in urllib.parse.parse_qs(parsed.query).items()}
+                stand_in.calls.append((self.command, parsed.path, query))
+                status, answer, kind = stand_in.route(self.command, parsed.path, query, body, self.headers)
+                payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail(self, message):
+        self.violations.append(message)
+        return 400, {"error": message}, "application/json"
+
+    def route(self, method, path, query, body, headers):
+        if path == "/rest/oauth2/token":
+            form = dict(urllib.parse.parse_qsl(body.decode()))
+            if (form.get("username"), form.get("password")) != (self.username, self.password):
+                return 401, {"error": "invalid_grant", "error_description": "Invalid username or password"}, "application/json"
+            return 200, {"access_token": "token-1", "token_type": "Bearer", "expires_in": 3600,
+                         "refresh_token": "refresh-1", "scope": "default"}, "application/json"
+        if headers.get("Authorization") != "Bearer token-1":
+            return self.fail(f"{method} {path} without the bearer token")
+        if method == "GET" and path == "/rest/worksheets":
+            if query.get("specs") != "portability":
+                return self.fail(f"worksheet lookup for {query.get('specs')!r}")
+            return 200, {"data": [self.worksheet()]}, "application/json"
+        if method == "GET" and path == f"/rest/worksheets/{WORKSHEET}":
+            return 200, {"data": self.worksheet()}, "application/json"
+        if method == "GET" and path == "/rest/bundles" and "specs" in query:
+            found = [self.advance(self.bundles[spec]) for spec in query["specs"].split(",") if spec in self.bundles]
+            return (200, {"data": found}, "application/json") if found else self.fail(f"unknown bundle {query['specs']}")
+        match = re.fullmatch(r"/rest/bundles/(0x[0-9a-f]{32})", path)
+        if match and method == "GET" and match.group(1) in self.bundles:
+            return 200, {"data": self.advance(self.bundles[match.group(1)])}, "application/json"
+        match = re.fullmatch(r"/rest/bundles/(0x[0-9a-f]{32})/contents/info/", path)
+        if match and method == "GET" and match.group(1) in self.bundles:
+            info = {**self.contents_info(), "resolved_target": {"bundle_uuid": match.group(1), "subpath": ""}}
+            return 200, {"data": info}, "application/json"
+        match = re.fullmatch(r"/rest/bundles/(0x[0-9a-f]{32})/contents/blob/", path)
+        if match and method == "GET" and match.group(1) in self.bundles:
+            return 200, self.output_archive(), "application/gzip"
+        if method == "GET" and path == "/rest/bundles":
+            name = next((k[5:] for k in query.get("keywords", "").split(",") if k.startswith("name=")), None)
+            matches = [b for b in self.bundles.values() if b["attributes"]["metadata"]["name"] == name]
+            if ".count" in query.get("keywords", ""):
+                return 200, {"meta": {"results": len(matches)}, "data": []}, "application/json"
+            return 200, {"data": matches}, "application/json"
+        if method == "POST" and path == "/rest/bundles":
+            if query.get("worksheet") != WORKSHEET:
+                return self.fail(f"bundle created on worksheet {query.get('worksheet')!r}")
+            created = []
+            for item in json.loads(body)["data"]:
+                attributes = item["attributes"]
+                if attributes["bundle_type"] == "run":
+                    problems = self.check_run(attributes)
+                    if problems:
+                        self.violations.extend(problems)
+                        return 400, {"error": "; ".join(problems)}, "application/json"
+                bundle_id = "0x" + uuids.uuid4().hex
+                state = "created" if attributes["bundle_type"] == "run" else "uploading"
+                bundle = {"type": "bundles", "id": bundle_id,
+                          "attributes": {**attributes, "uuid": bundle_id, "state": state, "owner_id": "1",
+                                         "is_anonymous": False, "permission": 2, "data_hash": None},
+                          "relationships": {"owner": {"data": {"type": "users", "id": "1"}}}}
+                self.bundles[bundle_id] = bundle
+                self.queues[bundle_id] = list(self.states)
+                created.append(bundle)
+            return 200, {"data": created}, "application/json"
+        if method == "PATCH" and path == "/rest/user/increment_disk_used":
+            return 200, {"data": [self.user()]}, "application/json"
+        if method == "GET" and path == "/rest/user":
+            return 200, {"data": self.user()}, "application/json"
+        match = re.fullmatch(r"/rest/bundles/(0x[0-9a-f]{32})/locations/", path)
+        if match and method == "POST":  # no blob store: the client then uploads through the server
+            return 200, {"data": [{"type": "bundle_locations", "id": "1", "attributes": {"bundle_uuid": match.group(1)}}]}, "application/json"
+        match = re.fullmatch(r"/rest/bundles/(0x[0-9a-f]{32})/contents/blob/", path)
+        if match and method == "PUT":
+            if match.group(1) not in self.bundles:
+                return self.fail(f"upload to unknown bundle {match.group(1)}")
+            self.contents[match.group(1)] = (query, body)
+            self.bundles[match.group(1)]["attributes"]["state"] = "ready"
+            return 200, {"data": []}, "application/json"
+        return self.fail(f"unexpected {method} {path} {query}")
+
+    def check_run(self, attributes):
+        """The run bundle: command, dependencies by key, explicit image and resource requests."""
+        metadata, problems = attributes["metadata"], []
+        if attributes.get("command") != "python code/experiment.py":
+            problems.append(f"run command {attributes.get('command')!r}")
+        keys = sorted(d["child_path"] for d in attributes.get("dependencies", []))
+        if keys != ["code", "data"]:
+            problems.append(f"run dependencies {keys}")
+        for dependency in attributes.get("dependencies", []):
+            if dependency["parent_uuid"] not in self.bundles:
+                problems.append(f"dependency on unknown bundle {dependency['parent_uuid']}")
+        expected = {"request_docker_image": self.image, "request_memory": "8g", "request_cpus": 2, "request_gpus": 0,
+                    "request_time": "2h"}
+        problems += [f"run {k}={metadata.get(k)!r}, expected {v!r}" for k, v in expected.items() if metadata.get(k) != v]
+        if not metadata.get("name", "").startswith("portability-"):
+            problems.append(f"run name {metadata.get('name')!r}")
+        self.run_metadata = metadata
+        return problems
+
+    def advance(self, bundle):
+        """A run bundle moves one state on at each look: staged, running, then ready (or failed)."""
+        attributes, queue = bundle["attributes"], self.queues.get(bundle["id"], [])
+        if attributes["bundle_type"] == "run" and queue and attributes["state"] not in ("ready", "failed"):
+            attributes["state"] = queue.pop(0)
+            if attributes["state"] == "failed":
+                attributes["metadata"]["failure_message"] = "Out of memory"
+        return bundle
+
+    def contents_info(self):
+        return {"name": "", "type": "directory", "size": 0, "perm": 0o755,
+                "contents": [{"name": name, "type": "file", "size": len(data), "perm": 0o644}
+                             for name, data in self.outputs.items()]}
+
+    def output_archive(self):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for name, data in self.outputs.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    def user(self):
+        return {"type": "users", "id": "1", "attributes": {"user_name": self.username, "disk_used": 0,
+                                                          "disk_quota": 10**12, "time_used": 0, "time_quota": 10**9}}
+
+    def worksheet(self):
+        return {"type": "worksheets", "id": WORKSHEET,
+                "attributes": {"uuid": WORKSHEET, "name": "portability", "title": "portability", "owner_id": "1",
+                               "permission": 2, "is_anonymous": False, "frozen": None, "tags": []}}
