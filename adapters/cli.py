@@ -163,6 +163,15 @@ def command_diff(args):
     return 0
 
 
+def command_docs(args):
+    from adapters import docs
+
+    stale = docs.write_all(check_only=args.check)
+    for path in stale:
+        print(f"{'stale' if args.check else 'wrote'} {path.relative_to(ROOT)}")
+    return 1 if args.check and stale else 0
+
+
 def command_docker_offline_setup(args):
     from adapters import docker
 
@@ -219,6 +228,10 @@ def build_parser():
     diff = commands.add_parser("diff", help="the code a platform needed beyond the local run")
     diff.add_argument("platform", choices=platforms)
     diff.set_defaults(handler=command_diff)
+
+    docs = commands.add_parser("docs", help="regenerate the generated parts of docs/ (code changes, seeds)")
+    docs.add_argument("--check", action="store_true", help="only list stale files; exit 1 if any")
+    docs.set_defaults(handler=command_docs)
 
     offline = commands.add_parser("docker-offline-setup",
                                   help="build the Debian base image and the wheelhouse for Docker without a registry")

@@ -101,3 +101,11 @@ def test_html_renders_in_headless_chromium(store, tmp_path):
     html = (root / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and "<table" in html and "class=\"diff\"" in html
     shutil.copyfile(shot, root / "out" / "report.png")
+
+
+def test_committed_docs_are_fresh():
+    from adapters import docs
+
+    assert docs.write_all(check_only=True) == [], "docs/ is stale: run `portability docs`"
+    kaggle = (codediff.PLATFORMS_DIR.parent / "docs/platforms/kaggle.md").read_text()
+    assert "## Code changes against local (generated)" in kaggle and "| data access |" in kaggle
