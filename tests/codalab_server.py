@@ -6,29 +6,25 @@ import io
 import json
 import re
 import tarfile
-import threading
 import urllib.parse
 import uuid as uuids
-import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.standin import LoopbackServer, QuietHandler
 
 WORKSHEET = "0x" + "a" * 32
 
 
-class CodaLabStandIn:
+class CodaLabStandIn(LoopbackServer):
     def __init__(self, username, password, outputs, states=("staged", "running", "ready"), image="tensorflow/tensorflow:2.21.0"):
         self.username, self.password, self.outputs = username, password, outputs
         self.states, self.image = list(states), image
         self.bundles, self.contents, self.queues, self.violations, self.calls = {}, {}, {}, [], []
 
-    def __enter__(self):
+    def make_handler(self):
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
 
             def read_body(self):
                 if self.headers.get("Transfer-Encoding") == "chunked":
@@ -49,23 +45,11 @@ class CodaLabStandIn:
                 query = {k: v[0] for k, v in urllib.parse.parse_qs(parsed.query).items()}
                 stand_in.calls.append((self.command, parsed.path, query))
                 status, answer, kind = stand_in.route(self.command, parsed.path, query, body, self.headers)
-                payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.reply(status, answer, kind)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        return Handler
 
     def fail(self, message):
         self.violations.append(message)

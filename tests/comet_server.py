@@ -4,9 +4,9 @@ metrics, uploaded files) for the tests to check, and records anything unexpected
 
 import gzip
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.standin import LoopbackServer, QuietHandler
 
 QUIET = {  # endpoints whose content the tests do not inspect: answered, recorded
     "/clientlib/asset/3d-limits", "/clientlib/health/ping", "/clientlib/notification/experiment",
@@ -25,19 +25,18 @@ QUIET = {  # endpoints whose content the tests do not inspect: answered, recorde
 }
 
 
-class CometStandIn:
+class CometStandIn(LoopbackServer):
     def __init__(self, api_key):
         self.api_key = api_key
         self.parameters, self.metrics, self.files, self.runs = {}, [], [], []
         self.violations, self.paths = [], []
 
-    def __enter__(self):
+    path = "/clientlib/"
+
+    def make_handler(self):
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def body(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 if raw[:2] == b"\x1f\x8b":
@@ -50,62 +49,47 @@ class CometStandIn:
             def do_POST(self):
                 stand_in.route("POST", self, self.body())
 
-            def reply(self, answer, status=200):
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/clientlib/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        return Handler
 
     def route(self, method, request, raw):
         parsed = urllib.parse.urlparse(request.path)
         path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
         self.paths.append(f"{method} {path}")
         if path == "/clientlib/isAlive/ver":
-            return request.reply({"msg": "ok", "version": "3.58.8"})
+            return request.reply(200, {"msg": "ok", "version": "3.58.8"})
         if path == "/clientlib/status-report/update":
-            return request.reply({"is_alive_beat_duration_millis": 60000, "gpu_monitor_interval_millis": 60000,
+            return request.reply(200, {"is_alive_beat_duration_millis": 60000, "gpu_monitor_interval_millis": 60000,
                                   "cpu_monitor_interval_millis": 60000, "pending_rpcs": False})
         if path == "/clientlib/logger/add/run":
             body = json.loads(raw)
             if body.get("apiKey") != self.api_key:
                 self.violations.append(f"logger/add/run with api key {body.get('apiKey')!r}")
-                return request.reply({"msg": "Invalid api key", "code": 401, "sdk_error_code": 90212}, 401)
+                return request.reply(401, {"msg": "Invalid api key", "code": 401, "sdk_error_code": 90212})
             self.runs.append(body)
-            return request.reply({"runId": "run-1", "experimentKey": body["experimentKey"], "projectId": "p-1",
+            return request.reply(200, {"runId": "run-1", "experimentKey": body["experimentKey"], "projectId": "p-1",
                                   "featureToggles": [], "lastOffset": 0,
                                   "link": f"http://127.0.0.1/{body.get('teamName')}/{body.get('projectName')}/"
                                           f"{body['experimentKey']}"})
         if path == "/clientlib/batch/logger/experiment/parameter":
             for value in json.loads(raw).get("values", []):
                 self.parameters[value["parameterName"]] = value["parameterValue"]
-            return request.reply({})
+            return request.reply(200, {})
         if path == "/clientlib/batch/logger/experiment/metric":
             self.metrics.extend(json.loads(raw).get("values", []))
-            return request.reply({})
+            return request.reply(200, {})
         if path == "/clientlib/asset/upload":
             self.files.append(query.get("fileName", [""])[0])
-            return request.reply({})
+            return request.reply(200, {})
         if path == "/api/rest/v2/experiment/metadata":
             key = query["experimentKey"][0]
-            return request.reply({"experimentKey": key, "experimentName": None, "projectName": "portability",
+            return request.reply(200, {"experimentKey": key, "experimentName": None, "projectName": "portability",
                                   "workspaceName": "tester", "archived": False, "running": False})
         if path == "/api/rest/v2/experiment/metrics/get-metric":
             name = query["metricName"][0]
             rows = [{"metricName": m["metricName"], "metricValue": str(m["metricValue"]), "step": m.get("step"),
                      "epoch": m.get("epoch"), "timestamp": 0} for m in self.metrics if m["metricName"] == name]
-            return request.reply({"metrics": rows})
+            return request.reply(200, {"metrics": rows})
         if path in QUIET:
-            return request.reply({})
+            return request.reply(200, {})
         self.violations.append(f"unexpected {method} {path}")
-        return request.reply({"msg": "not found", "code": 404}, 404)
+        return request.reply(404, {"msg": "not found", "code": 404})

@@ -6,11 +6,11 @@ and a JSON body whose fields are checked; anything else is recorded as a violati
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.standin import LoopbackServer, QuietHandler
 
 
-class KaggleStandIn:
+class KaggleStandIn(LoopbackServer):
     def __init__(self, username, key, outputs, statuses=("QUEUED", "RUNNING", "COMPLETE"), push_error=None):
         self.expected_auth = "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode()
         self.username = username
@@ -21,24 +21,17 @@ class KaggleStandIn:
         self.violations = []
         self.pushed = None
 
-    def __enter__(self):
+    def make_handler(self):
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 name = self.path.removeprefix("/files/")
                 stand_in.calls.append(("GET", self.path, None))
                 if not self.path.startswith("/files/") or name not in stand_in.outputs:
                     stand_in.violations.append(f"unexpected GET {self.path}")
                     return self.reply(404, {"code": 404, "message": "not found"})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(stand_in.outputs[name])))
-                self.end_headers()
-                self.wfile.write(stand_in.outputs[name])
+                self.reply(200, stand_in.outputs[name], "application/octet-stream")
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -56,22 +49,7 @@ class KaggleStandIn:
                 stand_in.violations.extend(problems)
                 self.reply(400 if problems else status, answer if not problems else {"code": 400, "message": "; ".join(problems)})
 
-            def reply(self, status, answer):
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        return Handler
 
     # the three kernel methods the adapter uses --------------------------------------------
     def on_SaveKernel(self, body, base):

@@ -3,11 +3,11 @@ client publishes: the API key, the flow XML, the run description and the predict
 
 import email.parser
 import re
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import xmltodict
+
+from tests.standin import LoopbackServer, QuietHandler
 
 NS = 'xmlns:oml="http://openml.org/openml"'
 
@@ -16,50 +16,34 @@ def error_xml(code, message):
     return f'<oml:error {NS}><oml:code>{code}</oml:code><oml:message>{message}</oml:message></oml:error>'
 
 
-class OpenMLStandIn:
+class OpenMLStandIn(LoopbackServer):
     def __init__(self, api_key, task_id, labels, rows, folds=10):
         self.api_key, self.task_id, self.labels, self.rows, self.folds = api_key, task_id, labels, rows, folds
         self.flows, self.runs, self.violations, self.calls = {}, {}, [], []
         self.evaluated = None  # set to an accuracy to have the "server engine" report it
 
-    def __enter__(self):
+    path = "/api/v1/xml"
+
+    def make_handler(self):
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 parsed = urllib.parse.urlparse(self.path)
                 stand_in.calls.append(("GET", parsed.path))
                 status, body = stand_in.get(parsed.path, urllib.parse.parse_qs(parsed.query))
-                self.reply(status, body)
+                self.reply(status, body, "text/xml; charset=utf-8")
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fields = stand_in.parse_form(self.headers.get("Content-Type", ""), raw)
                 stand_in.calls.append(("POST", self.path))
                 if fields.get("api_key") != stand_in.api_key:
-                    return self.reply(412, error_xml(103, "Authentication failed"))
+                    return self.reply(412, error_xml(103, "Authentication failed"), "text/xml; charset=utf-8")
                 status, body = stand_in.post(urllib.parse.urlparse(self.path).path, fields)
-                self.reply(status, body)
+                self.reply(status, body, "text/xml; charset=utf-8")
 
-            def reply(self, status, body):
-                payload = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/api/v1/xml"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        return Handler
 
     @staticmethod
     def parse_form(content_type, raw):
