@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-PYTHON39 ?= $(shell command -v python3.9 || ls $$HOME/.pyenv/versions/3.9*/bin/python 2>/dev/null | tail -n 1)
+# A Python 3.9 that runs (a pyenv shim for an unselected version is found but does not run).
+PYTHON39 ?= $(shell for p in $$(command -v python3.9) $$HOME/.pyenv/versions/3.9*/bin/python; do \
+  $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 9))' 2>/dev/null && echo $$p && break; done)
 
 .PHONY: run test bench setup data platforms clean codalab-cli
 
