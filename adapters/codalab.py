@@ -89,6 +89,15 @@ def cl_path():
     return None
 
 
+def logged_in():
+    """Whether an earlier `cl login` left a token in $CODALAB_HOME/state.json."""
+    home = pathlib.Path(os.environ.get("CODALAB_HOME") or pathlib.Path.home() / ".codalab")
+    try:
+        return bool(json.loads((home / "state.json").read_text()).get("auth"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def data_name(settings):
     if settings.dataset in configuration.BUILTIN_DATASETS:
         return f"portability-data-{settings.dataset}"
@@ -104,9 +113,7 @@ class CodaLabAdapter(Adapter):
     def check(self):
         if cl_path() is None:
             return [f"the codalab adapter needs the CodaLab CLI (cl): {INSTALL_HINT}, or set PORTABILITY_CODALAB_CL"]
-        home = pathlib.Path(os.environ.get("CODALAB_HOME") or pathlib.Path.home() / ".codalab")
-        if not (os.environ.get("CODALAB_USERNAME") and os.environ.get("CODALAB_PASSWORD")) and \
-                not (home / "state.json").is_file():
+        if not (os.environ.get("CODALAB_USERNAME") and os.environ.get("CODALAB_PASSWORD")) and not logged_in():
             return ["no CodaLab credentials: set CODALAB_USERNAME and CODALAB_PASSWORD, or run `cl login` once "
                     "(an account from worksheets.codalab.org)"]
         return []

@@ -118,7 +118,7 @@ class CometAdapter(LocalAdapter):
 
     def mode_note(self):
         return "online" if os.environ.get("COMET_API_KEY") else \
-            "offline (set COMET_API_KEY, or api_key in ~/.comet.config, to log online)"
+            "offline (set COMET_API_KEY to log online)"
 
     def shim(self, settings):
         return IMPORTS, SHIM

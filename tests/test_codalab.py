@@ -48,6 +48,11 @@ def test_missing_cli_and_credentials_are_named(monkeypatch, tmp_path):
     monkeypatch.setenv("CODALAB_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CODALAB_USERNAME", raising=False)
     assert "CODALAB_USERNAME and CODALAB_PASSWORD" in codalab.CodaLabAdapter().check()[0]
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "state.json").write_text('{"auth": {}, "sessions": {}}')  # cl ran, nobody logged in
+    assert "CODALAB_USERNAME and CODALAB_PASSWORD" in codalab.CodaLabAdapter().check()[0]
+    (tmp_path / "home" / "state.json").write_text('{"auth": {"https://worksheets.codalab.org": {"token_info": {}}}}')
+    assert codalab.CodaLabAdapter().check() == []
 
 
 def test_push_status_pull_with_the_real_cl(tiny_npz, run_store, tmp_path):
