@@ -3,6 +3,7 @@ run written to disk and scored back, publishing against a strict stand-in server
 protocol on the real MNIST."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -137,11 +138,9 @@ def test_holdout_reference_on_real_mnist_through_the_openml_client(mnist_dir, tm
     assert results["platform"]["data_check"].startswith("canonical")
 
 
-@pytest.mark.skipif(not __import__("os").environ.get("OPENML_TEST_APIKEY"),
+@pytest.mark.skipif(not os.environ.get("OPENML_TEST_APIKEY"),
                     reason="live OpenML test: set OPENML_TEST_APIKEY (a test.openml.org key) to run it")
 def test_live_publish_on_the_openml_test_server(run_store):
-    import os
-
     env = {"PORTABILITY_RUNS_DIR": str(run_store), "OPENML_APIKEY": os.environ["OPENML_TEST_APIKEY"],
            "OPENML_SERVER": "https://test.openml.org/api/v1/xml", "PORTABILITY_OPENML_PROTOCOL": "cv"}
     run_dir, results = pushed(portability("push", "openml", "--wait", "--timeout", "7200", *TINY, env=env,

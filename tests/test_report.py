@@ -2,6 +2,7 @@
 emulations, a CV run on OpenML's small task, a packaged-only platform, a failing and a damaged run."""
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -45,7 +46,6 @@ def test_report_rows_verdicts_and_problems(store):
     assert done.returncode == 0, done.stderr
     from adapters import report
 
-    import os
     os.environ["PORTABILITY_RUNS_DIR"] = env["PORTABILITY_RUNS_DIR"]
     data = report.build(root / "out2")
     rows = {row["platform"]: row for row in data["rows"]}
