@@ -8,7 +8,7 @@ import sys
 import adapters
 from adapters import runs
 from adapters.base import ROOT
-from core import cli as core_cli, config as configuration
+from core import cli as core_cli
 from core.errors import UsageError, UserError
 
 say = core_cli.say

@@ -4,7 +4,6 @@ manifest files) by the shim function it belongs to."""
 
 import ast
 import difflib
-import pathlib
 
 from adapters.base import ROOT
 

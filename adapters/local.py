@@ -50,7 +50,7 @@ class LocalAdapter(Adapter):
         work.mkdir(exist_ok=True)
         for stale in ("exitcode", "log.txt"):
             (work / stale).unlink(missing_ok=True)
-        script = f'"$0" "$1" output > log.txt 2>&1; echo $? > exitcode.partial && mv exitcode.partial exitcode'
+        script = '"$0" "$1" output > log.txt 2>&1; echo $? > exitcode.partial && mv exitcode.partial exitcode'
         process = subprocess.Popen(["sh", "-c", script, sys.executable, str(run_dir / "bundle" / self.entry_file)],
                                    cwd=work, start_new_session=True, stdin=subprocess.DEVNULL,
                                    env={**os.environ, "PORTABILITY_OBTAINED": "executed"})

@@ -10,7 +10,6 @@ written to the run folder and `portability push openml` publishes it later.
 
 import json
 import os
-import pathlib
 
 from adapters.base import MissingSDK, PlatformError, sdk_installed
 from adapters.local import LocalAdapter

@@ -10,7 +10,6 @@ import io
 import json
 import pathlib
 
-import adapters
 from adapters import codediff, runs
 from adapters.base import ROOT
 

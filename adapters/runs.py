@@ -5,7 +5,6 @@ sent), and once pulled: results.json, the models and log.txt. Every step can be 
 crash or a restart: it picks up from what is on disk.
 """
 
-import json
 import os
 import pathlib
 import shutil

@@ -2,7 +2,6 @@
 emulations, a CV run on OpenML's small task, a packaged-only platform, a failing and a damaged run."""
 
 import json
-import os
 import shutil
 import subprocess
 
@@ -40,13 +39,13 @@ def store(tmp_path_factory, tiny_npz):
     return root, env
 
 
-def test_report_rows_verdicts_and_problems(store):
+def test_report_rows_verdicts_and_problems(store, monkeypatch):
     root, env = store
     done = portability("report", "--out", root / "out", env=env)
     assert done.returncode == 0, done.stderr
     from adapters import report
 
-    os.environ["PORTABILITY_RUNS_DIR"] = env["PORTABILITY_RUNS_DIR"]
+    monkeypatch.setenv("PORTABILITY_RUNS_DIR", env["PORTABILITY_RUNS_DIR"])
     data = report.build(root / "out2")
     rows = {row["platform"]: row for row in data["rows"]}
     assert list(rows) == ["local", "docker", "kaggle", "codalab", "openml", "comet"]
