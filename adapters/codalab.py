@@ -6,6 +6,7 @@ In a run, the working directory (also HOME) is /<uuid>; dependencies are read-on
 their key (./code, ./data); everything left in the working directory becomes the output bundle.
 """
 
+import functools
 import json
 import os
 import pathlib
@@ -161,13 +162,15 @@ class CodaLabAdapter(Adapter):
         return bundle_hash(bundle_dir)
 
     # lifecycle through cl -------------------------------------------------------------------
-    def cl(self, *args, timeout=600):
+    def cl(self, *args, session, timeout=600):
+        """Run `cl` in the run's own session: cl otherwise names sessions after the process tree, so the
+        worksheet chosen by `cl work` could be missing when status or pull run from elsewhere."""
         program = cl_path()
         if program is None:
             raise MissingSDK(f"the CodaLab CLI (cl) is missing: {INSTALL_HINT}")
         try:
             done = subprocess.run([program, *args], capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, env={**os.environ, "CODALAB_SESSION": session})
         except subprocess.TimeoutExpired:
             raise PlatformError(f"cl {args[0]} did not answer within {timeout} s") from None
         if done.returncode != 0:
@@ -182,17 +185,19 @@ class CodaLabAdapter(Adapter):
             raise MissingCredentials("; ".join(missing))
         settings = configuration.config_from_dict(json.loads((run_dir / "config.json").read_text()))
         options = self.options()
-        self.cl("work", options["worksheet"])
+        session = handle.details.setdefault("session", f"portability-{handle.run_id}")
+        cl = functools.partial(self.cl, session=session)
+        cl("work", options["worksheet"])
         name = data_name(settings)
-        data_uuid = self.cl("search", f"name={name}", "-u").splitlines()
+        data_uuid = cl("search", f"name={name}", "-u").splitlines()
         if data_uuid:
             data_uuid = data_uuid[0].strip()
         else:
-            data_uuid = self.cl("upload", str(self.data_bundle(settings, run_dir)), "-n", name,
+            data_uuid = cl("upload", str(self.data_bundle(settings, run_dir)), "-n", name,
                                 "-d", f"{settings.dataset} for the portability suite").splitlines()[-1].strip()
-        code_uuid = self.cl("upload", str(run_dir / "bundle" / "code"), "-n", f"portability-code-{handle.bundle_hash[:12]}",
+        code_uuid = cl("upload", str(run_dir / "bundle" / "code"), "-n", f"portability-code-{handle.bundle_hash[:12]}",
                             "-d", "portability experiment code (entry + core)").splitlines()[-1].strip()
-        run_uuid = self.cl("run", f"code:{code_uuid}", f"data:{data_uuid}", "python code/experiment.py",
+        run_uuid = cl("run", f"code:{code_uuid}", f"data:{data_uuid}", "python code/experiment.py",
                            "--request-docker-image", options["image"], "--request-memory", options["memory"],
                            "--request-cpus", options["cpus"], "--request-gpus", options["gpus"],
                            "--request-time", options["time"], "-n", f"portability-{handle.run_id}").splitlines()[-1].strip()
@@ -212,12 +217,12 @@ class CodaLabAdapter(Adapter):
         return folder
 
     def status(self, handle, run_dir):
-        state = self.cl("info", "-f", "state", handle.remote_id).strip()
+        state = self.cl("info", "-f", "state", handle.remote_id, session=handle.details["session"]).strip()
         return STATES.get(state, "unknown")
 
     def fetch_outputs(self, handle, run_dir, target):
         with tempfile.TemporaryDirectory() as tmp:
-            self.cl("download", handle.remote_id, "-o", f"{tmp}/out")
+            self.cl("download", handle.remote_id, "-o", f"{tmp}/out", session=handle.details["session"])
             out = pathlib.Path(tmp) / "out"
             for name in ("results.json", "model.h5", "model.keras"):
                 if (out / name).is_file():
