@@ -19,7 +19,7 @@ WHY = {
     "data access": "where the platform's data is and how it is read and checked",
     "result upload": "where results go and how they reach the platform",
     "environment/setup": "imports, the SDK's start-up, callbacks, code the platform needs bundled",
-    "manifest files": "files the platform reads besides the code",
+    "manifest files": "files besides the code: what the platform reads, and helpers the push runs",
 }
 
 

@@ -112,7 +112,13 @@ def push(platform, settings, force=False, dry_run=False, mode="executed", log=pr
         code = adapter.emulate(handle, run_dir, data_dir)
         record_status(run_dir, "completed" if code == 0 else "failed", f"exit code {code}")
         return handle, run_dir
-    adapter.submit(handle, run_dir)
+    try:
+        adapter.submit(handle, run_dir)
+    except Exception as error:
+        write_handle(run_dir, handle)  # keep what the platform already created (its ids) for the user
+        if handle.remote_id:
+            record_status(run_dir, "failed", f"submission did not complete: {error}")
+        raise
     write_handle(run_dir, handle)
     record_status(run_dir, "queued")
     log(f"{platform}: pushed as {handle.run_id}" + (f" ({handle.remote_id})" if handle.remote_id else ""))

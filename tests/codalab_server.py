@@ -1,6 +1,8 @@
 """A stand-in for the CodaLab Worksheets REST API (/rest/...) on 127.0.0.1 for the real `cl` CLI: it
 checks the login, worksheet lookup, uploads and the run bundle (command, dependencies by key, resource
-requests), walks the run through its states and serves an output bundle (or a failure)."""
+requests, network access off), walks the run through its states and serves an output bundle (or a
+failure). `record_network` makes it store another request_network than the one sent, as a server that
+ignored the request would; kills (POST /rest/bundle-actions) are checked and recorded."""
 
 import io
 import json
@@ -15,9 +17,11 @@ WORKSHEET = "0x" + "a" * 32
 
 
 class CodaLabStandIn(LoopbackServer):
-    def __init__(self, username, password, outputs, states=("staged", "running", "ready"), image="tensorflow/tensorflow:2.21.0"):
+    def __init__(self, username, password, outputs, states=("staged", "running", "ready"), image="tensorflow/tensorflow:2.21.0",
+                 network=False, record_network=None):
         self.username, self.password, self.outputs = username, password, outputs
-        self.states, self.image = list(states), image
+        self.states, self.image, self.network, self.record_network = list(states), image, network, record_network
+        self.killed = []
         self.bundles, self.contents, self.queues, self.violations, self.calls = {}, {}, {}, [], []
 
     def make_handler(self):
@@ -102,6 +106,8 @@ class CodaLabStandIn(LoopbackServer):
                         return 400, {"error": "; ".join(problems)}, "application/json"
                 bundle_id = "0x" + uuids.uuid4().hex
                 state = "created" if attributes["bundle_type"] == "run" else "uploading"
+                if attributes["bundle_type"] == "run" and self.record_network is not None:
+                    attributes["metadata"]["request_network"] = self.record_network
                 bundle = {"type": "bundles", "id": bundle_id,
                           "attributes": {**attributes, "uuid": bundle_id, "state": state, "owner_id": "1",
                                          "is_anonymous": False, "permission": 2, "data_hash": None},
@@ -110,6 +116,16 @@ class CodaLabStandIn(LoopbackServer):
                 self.queues[bundle_id] = list(self.states)
                 created.append(bundle)
             return 200, {"data": created}, "application/json"
+        if method == "POST" and path == "/rest/bundle-actions":
+            for action in json.loads(body)["data"]:
+                attributes = action["attributes"]
+                if attributes.get("type") != "kill" or attributes.get("uuid") not in self.bundles:
+                    return self.fail(f"bundle action {attributes}")
+                self.bundles[attributes["uuid"]]["attributes"]["state"] = "killed"
+                self.queues[attributes["uuid"]] = []
+                self.killed.append(attributes["uuid"])
+            return 200, {"data": [{**action, "id": str(number)} for number, action in
+                                  enumerate(json.loads(body)["data"], len(self.killed))]}, "application/json"
         if method == "PATCH" and path == "/rest/user/increment_disk_used":
             return 200, {"data": [self.user()]}, "application/json"
         if method == "GET" and path == "/rest/user":
@@ -138,11 +154,12 @@ class CodaLabStandIn(LoopbackServer):
             if dependency["parent_uuid"] not in self.bundles:
                 problems.append(f"dependency on unknown bundle {dependency['parent_uuid']}")
         expected = {"request_docker_image": self.image, "request_memory": "8g", "request_cpus": 2, "request_gpus": 0,
-                    "request_time": "2h"}
-        problems += [f"run {k}={metadata.get(k)!r}, expected {v!r}" for k, v in expected.items() if metadata.get(k) != v]
+                    "request_time": "2h", "request_network": self.network}
+        problems += [f"run {k}={metadata.get(k)!r}, expected {v!r}" for k, v in expected.items()
+                     if metadata.get(k) != v or type(metadata.get(k)) is not type(v)]
         if not metadata.get("name", "").startswith("portability-"):
             problems.append(f"run name {metadata.get('name')!r}")
-        self.run_metadata = metadata
+        self.run_metadata = dict(metadata)  # as sent
         return problems
 
     def advance(self, bundle):

@@ -3,10 +3,13 @@ and the real `cl` (in its Python 3.9 venv) against a stand-in REST server that c
 
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
 from adapters import codalab
+from core import config
 from tests.adapter_fixtures import run_store, tiny_npz  # noqa: F401 (fixtures)
 from tests.codalab_server import CodaLabStandIn
 from tests.conftest import ROOT, portability
@@ -30,7 +33,9 @@ def outputs():
 
 def test_plan_and_worksheet():
     plan = (ROOT / "platforms/codalab/plan.sh").read_text()
-    assert "cl run code:$CODE data:$DATA 'python code/experiment.py'" in plan
+    assert "$CL_RUN code:$CODE data:$DATA 'python code/experiment.py'" in plan
+    assert "cl_network_off.py run" in plan and "--request-network" not in plan  # network off
+    assert (ROOT / "platforms/codalab/cl_network_off.py").is_file()
     assert "--request-docker-image tensorflow/tensorflow:2.21.0" in plan and "--request-memory 8g" in plan
     assert "cl search name=portability-data-mnist -u" in plan  # an uploaded data bundle is reused
     worksheet = (ROOT / "platforms/codalab/worksheet.md").read_text()
@@ -55,6 +60,45 @@ def test_missing_cli_and_credentials_are_named(monkeypatch, tmp_path):
     assert codalab.CodaLabAdapter().check() == []
 
 
+def test_plan_runs_with_a_shell(tmp_path):
+    """plan.sh, run by sh with a recording `cl` on PATH: the run is created through cl's own Python and
+    the launcher, everything else by `cl`."""
+    bundle = tmp_path / "bundle"
+    done = portability("package", "codalab", "--out", str(bundle), "--preset", "mnist-reference")
+    assert done.returncode == 0, done.stderr
+    python = tmp_path / "python3"  # stands for cl's interpreter: records how the launcher is called
+    python.write_text('#!/bin/sh\n[ "$1" = cl_network_off.py ] || exec sh "$@"\necho "python $*" >> "$CALLS"\necho 0xrun\n')
+    cl = tmp_path / "cl"
+    cl.write_text(f'#!{python}\necho "cl $*" >> "$CALLS"\necho 0x1\n')
+    for program in (python, cl):
+        program.chmod(0o755)
+    calls = tmp_path / "calls"
+    ran = subprocess.run(["sh", "plan.sh"], cwd=bundle, capture_output=True, text=True,
+                         env={**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(calls)})
+    assert ran.returncode == 0, ran.stderr
+    lines = calls.read_text().splitlines()
+    assert lines[:2] == ["cl work https://worksheets.codalab.org::portability", "cl search name=portability-data-mnist -u"]
+    assert lines[2].startswith("cl upload code -n portability-code-mnist-reference")
+    assert lines[3].startswith("python cl_network_off.py run code:0x1 data:0x1 python code/experiment.py ")
+    assert "--request-network" not in lines[3] and "--request-docker-image tensorflow/tensorflow:2.21.0" in lines[3]
+    assert lines[4:] == ["cl wait 0xrun", "cl download 0xrun -o results"]
+
+
+def test_network_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORTABILITY_CODALAB_NETWORK", "on")
+    files = codalab.CodaLabAdapter().manifests(config.build_config("mnist-reference"))
+    assert "--request-network" in files["plan.sh"] and "cl_network_off.py" not in files
+    bad = portability("package", "codalab", "--out", str(tmp_path / "b"), env={"PORTABILITY_CODALAB_NETWORK": "maybe"})
+    assert bad.returncode == 2 and "valid values are off, on" in bad.stderr and "Traceback" not in bad.stderr
+    script = tmp_path / "cl"
+    script.write_text("#!/bin/sh\n'''exec' \"/usr/bin/python3\" \"$0\" \"$@\"\n' '''\n")
+    assert codalab.cl_python(script) == "/usr/bin/python3"  # pip's form for long interpreter paths
+    script.write_text("#!/usr/bin/env python3\n")
+    assert codalab.cl_python(script) == shutil.which("python3")
+    script.write_text("#!/bin/bash\nexec docker run codalab/cli \"$@\"\n")
+    assert codalab.cl_python(script) is None
+
+
 def test_push_status_pull_with_the_real_cl(tiny_npz, run_store, tmp_path):
     cl_or_fail()
     with CodaLabStandIn("tester", "secret", outputs()) as server:
@@ -72,6 +116,7 @@ def test_push_status_pull_with_the_real_cl(tiny_npz, run_store, tmp_path):
     run_dir = sorted(run_store.glob("codalab/*"))[0]
     handle = json.loads((run_dir / "handle.json").read_text())
     assert handle["details"]["image"] == "tensorflow/tensorflow:2.21.0" and handle["remote_id"].startswith("0x")
+    assert handle["details"]["network"] == "off" and handle["details"]["request_network"] == "False"
     assert json.loads((run_dir / "results.json").read_text())["platform"]["obtained"] == "executed"
     assert (run_dir / "log.txt").read_text() == "training\n"
 
@@ -86,6 +131,27 @@ def test_failed_run_and_bad_password(tiny_npz, run_store, tmp_path):
         wrong = portability("push", "codalab", "--force", "--dataset", tiny_npz, *TINY,
                             env={**env, "CODALAB_PASSWORD": "nope", "CODALAB_HOME": str(tmp_path / "cl2")})
         assert wrong.returncode == 1 and "cl work" in wrong.stderr and "Traceback (most recent" not in wrong.stderr
+
+
+def test_network_on_request_and_a_server_that_ignores_network_off(tiny_npz, run_store, tmp_path):
+    cl_or_fail()
+    base = {"PORTABILITY_RUNS_DIR": str(run_store), "CODALAB_USERNAME": "tester", "CODALAB_PASSWORD": "secret"}
+    with CodaLabStandIn("tester", "secret", outputs(), network=True) as server:
+        env = {**base, "CODALAB_HOME": str(tmp_path / "cl"), "PORTABILITY_CODALAB_NETWORK": "on",
+               "PORTABILITY_CODALAB_WORKSHEET": f"{server.url}::portability"}
+        done = portability("push", "codalab", "--dataset", tiny_npz, *TINY, env=env)
+        assert server.violations == [] and done.returncode == 0, done.stderr[-3000:]
+        assert server.run_metadata["request_network"] is True
+    with CodaLabStandIn("tester", "secret", outputs(), record_network=True) as server:
+        env = {**base, "CODALAB_HOME": str(tmp_path / "cl2"), "PORTABILITY_CODALAB_WORKSHEET": f"{server.url}::portability"}
+        done = portability("push", "codalab", "--dataset", tiny_npz, *TINY, env=env)
+        assert server.violations == [] and server.run_metadata["request_network"] is False  # it was asked off
+        assert done.returncode == 1 and "request_network=True" in done.stderr and "it was stopped" in done.stderr
+        assert "Traceback" not in done.stderr and len(server.killed) == 1
+    run_dir = max(run_store.glob("codalab/*"), key=lambda d: (d / "handle.json").stat().st_mtime)
+    handle = json.loads((run_dir / "handle.json").read_text())
+    assert handle["remote_id"] == server.killed[0]  # the created run is not forgotten
+    assert json.loads((run_dir / "status.json").read_text())[-1]["state"] == "failed"
 
 
 @pytest.mark.slow
