@@ -69,23 +69,66 @@ def command_emulate(args):
 
 
 def command_push(args):
+    if bool(args.all) == bool(args.platforms):
+        raise UsageError(f"name platforms ({', '.join(adapters.names())}) or pass --all, not both")
+    for name in args.platforms:
+        adapters.get(name)  # an unknown name stops everything before anything is sent
     settings = _settings(args)
-    if args.platform == "comet" and not args.dry_run:
+    if len(args.platforms) == 1:
+        return _push_one(args.platforms[0], settings, args)
+    return _push_many(args.platforms or adapters.names(), settings, args)
+
+
+def _push_one(platform, settings, args):
+    if platform == "comet" and not args.dry_run:
         from adapters import comet
 
         uploaded = comet.upload_pending(runs.all_runs("comet"), log=say)
         if uploaded:
             say(f"comet: uploaded {uploaded} offline experiment(s)")
-    if args.platform == "openml" and not args.dry_run:
+    if platform == "openml" and not args.dry_run:
         from adapters import openml
 
         published = openml.publish_pending(runs.all_runs("openml"), log=say)
         if published:
             say(f"openml: published {published} offline run(s)")
-    handle, run_dir = runs.push(args.platform, settings, force=args.force, dry_run=args.dry_run, log=say)
+    handle, run_dir = runs.push(platform, settings, force=args.force, dry_run=args.dry_run, log=say)
     if handle is None:
         return 0
     return _finish(handle, run_dir, wait=args.wait, timeout=args.timeout)
+
+
+def _push_many(platforms, settings, args):
+    """Each platform in turn; one that fails does not stop the others. With --all, a platform that is
+    not ready (no credentials, no engine) is skipped and says what it needs; one named explicitly fails."""
+    outcomes = {}
+    for name in platforms:
+        if args.all and not args.dry_run:
+            try:
+                missing = adapters.get(name).check()
+            except UserError as error:
+                missing = [str(error)]
+            if missing:
+                outcomes[name] = "skipped: " + "; ".join(missing)
+                say(f"{name}: skipped, not ready: {'; '.join(missing)}")
+                continue
+        say(f"== {name}")
+        try:
+            code = _push_one(name, settings, args)
+            done = "dry run: nothing sent" if args.dry_run else "completed" if args.wait else "pushed"
+            outcomes[name] = done if code == 0 else "failed (see above)"
+        except UserError as error:
+            say(f"error: {name}: {error}")
+            outcomes[name] = f"failed: {str(error).splitlines()[0]}"
+    print("push summary:")
+    for name, outcome in outcomes.items():
+        print(f"  {name:<8} {outcome}")
+    if any(outcome.startswith("failed") for outcome in outcomes.values()):
+        return 1
+    if all(outcome.startswith("skipped") for outcome in outcomes.values()):
+        say("error: no platform is ready: `portability platforms` says what each one needs")
+        return 1
+    return 0
 
 
 def _finish(handle, run_dir, wait, timeout=3600):
@@ -202,8 +245,11 @@ def build_parser():
     core_cli.add_config_options(emulate)
     emulate.set_defaults(handler=command_emulate)
 
-    push = commands.add_parser("push", help="submit the experiment to a platform")
-    push.add_argument("platform", choices=platforms)
+    push = commands.add_parser("push", help="submit the experiment to one or more platforms")
+    push.add_argument("platforms", nargs="*", metavar="platform",
+                      help=f"one or more of {', '.join(platforms)}")
+    push.add_argument("--all", action="store_true", help="every platform that is ready (the others are skipped, "
+                      "saying what they need)")
     push.add_argument("--dry-run", action="store_true", help="print what would be sent, send nothing")
     push.add_argument("--force", action="store_true", help="a new platform run even if this bundle was pushed")
     push.add_argument("--wait", action="store_true", help="follow the run to its end and pull the results")
