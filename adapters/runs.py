@@ -173,7 +173,10 @@ def pull(handle, run_dir):
     if not (staging / "results.json").is_file():
         shutil.rmtree(staging)
         record_status(run_dir, "failed", "the run produced no results.json")
-        where = f"; its log: {run_dir / 'log.txt'}" if (run_dir / "log.txt").is_file() else ""
+        where = ""
+        if (run_dir / "log.txt").is_file():
+            last = [line for line in (run_dir / "log.txt").read_text(errors="replace").splitlines() if line.strip()][-1:]
+            where = f"; its log: {run_dir / 'log.txt'}" + (f"\n  its last line: {last[0].strip()[:400]}" if last else "")
         raise PlatformError(f"{handle.platform} run {handle.run_id} ended {state} without a results.json{where}")
     results = results_file.read_json(staging / "results.json")
     results["platform"].update(name=handle.platform, obtained=handle.mode, run_store_id=handle.run_id)

@@ -123,6 +123,14 @@ def test_bad_options(run_store):
     assert own.returncode == 2 and "must be a task id" in own.stderr
 
 
+def test_a_task_that_is_neither_cached_nor_reachable_is_named(tmp_path, run_store):
+    env = env_for(run_store, tmp_path / "empty-cache", OPENML_SERVER="http://127.0.0.1:9/api/v1/xml")
+    done = portability("push", "openml", "--wait", "--timeout", "300", *TINY, env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"its last line: cannot reach the OpenML server (http://127.0.0.1:9/api/v1/xml) for task {TASK}" in done.stderr
+    assert "OPENML_CACHE_DIR" in done.stderr
+
+
 @pytest.mark.slow
 def test_holdout_reference_on_real_mnist_through_the_openml_client(mnist_dir, tmp_path, run_store):
     from core import datasets

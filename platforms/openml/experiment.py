@@ -16,6 +16,7 @@ import tempfile
 
 import keras
 import numpy
+import requests
 import openml
 from openml.runs.functions import format_prediction
 
@@ -59,9 +60,14 @@ def configure_openml():
 
 
 def load_task():
-    task = openml.tasks.get_task(TASK_ID, download_splits=PROTOCOL == "cv", download_data=True,
-                                 download_qualities=False)
-    features, target, _, _ = task.get_dataset().get_data(target=task.target_name)
+    try:
+        task = openml.tasks.get_task(TASK_ID, download_splits=PROTOCOL == "cv", download_data=True,
+                                     download_qualities=False)
+        features, target, _, _ = task.get_dataset().get_data(target=task.target_name)
+    except requests.exceptions.ConnectionError as error:
+        raise SystemExit(f"cannot reach the OpenML server ({openml.config.server}) for task {TASK_ID}: "
+                         f"{type(error).__name__}. The task's data comes from there: connect to the internet, "
+                         "or set OPENML_CACHE_DIR to an OpenML cache that holds it") from None
     pixels = features.to_numpy(dtype="float64")
     side = math.isqrt(pixels.shape[1])
     if side * side != pixels.shape[1]:
