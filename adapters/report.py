@@ -75,6 +75,9 @@ def pick_rows(found):
 
 def row_for(name, results, local):
     if results is None:
+        pushed = sorted(path for path in (runs.runs_root() / name).glob("*") if (path / "status.json").is_file())
+        if pushed:  # pushed, but no result (yet): say so, never "packaged"
+            return {"platform": name, "obtained": f"{runs.last_state(pushed[-1])}, no result", "results": None}
         packaged = (codediff.PLATFORMS_DIR / name).is_dir()
         return {"platform": name, "obtained": "packaged" if packaged else "not built", "results": None}
     environment = results["environment"]
@@ -240,7 +243,7 @@ def markdown(data):
     lines = ["# Portability report", "",
              "Every platform's run of the experiment against its target and the local run. *executed*: ran on "
              "the platform; *emulated*: ran here in an emulation of the platform's runtime; *packaged*: built, "
-             "not run. \"vs local\" and \"weights = local\" compare only runs with the local run's config and protocol.", "",
+             "not run; *<state>, no result*: pushed, but no results.json came back (see Problems). \"vs local\" and \"weights = local\" compare only runs with the local run's config and protocol.", "",
              "## Results", "", "| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
              "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(table_cells(row)) + " |" for row in data["rows"]]
@@ -293,15 +296,17 @@ def html_page(data, images):
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     rows = data["rows"]
-    classes = [(row["verdict"] if row["results"] else row["obtained"]).replace(" ", "-") for row in rows]
+    classes = [row["verdict"] if row["results"] else row["obtained"].replace(" ", "-")
+               if row["obtained"] in ("packaged", "not built") else "no-result" for row in rows]
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Portability report</title><style>",
              "body{font-family:sans-serif;margin:2em;color:#222} table{border-collapse:collapse;margin:1em 0}",
              "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px} th{background:#eee}",
-             "tr.pass td{background:#e9f7ef} tr.fail td{background:#fdecea} tr.packaged td,tr.not-built td{color:#888}",
+             "tr.pass td{background:#e9f7ef} tr.fail td{background:#fdecea} tr.packaged td,tr.not-built td{color:#888} tr.no-result td{background:#fff4e5}",
              "table.diff td{font-family:monospace;font-size:11px} .diff_add{background:#cfc} .diff_chg{background:#ffc}",
              ".diff_sub{background:#fcc} img{max-width:48%;margin-right:1%}</style></head><body>",
              "<h1>Portability report</h1><p>executed: ran on the platform; emulated: ran here in an emulation of the "
-             "platform's runtime; packaged: built, not run.</p><h2>Results</h2>",
+             "platform's runtime; packaged: built, not run; &lt;state&gt;, no result: pushed, but no results.json came "
+             "back (see Problems).</p><h2>Results</h2>",
              table([title for _, title, _ in COLUMNS], [table_cells(row) for row in rows], classes),
              "<h2>Plots</h2>"]
     for name, png in images.items():

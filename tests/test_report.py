@@ -65,6 +65,17 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
     assert "## Problems" in markdown and "Cross-validation rows report the mean over folds" in markdown
     failing = portability("report", "--out", root / "out", "--fail-under", env=env)
     assert failing.returncode == 1 and "below target: openml" in failing.stderr
+    pushed = root / "runs" / "codalab" / "20261122-120000-failed"  # pushed, but it brought nothing back
+    pushed.mkdir(parents=True)
+    (pushed / "status.json").write_text(json.dumps([{"time": "2026-11-22T12:00:00Z", "state": "failed"}]))
+    try:
+        again = report.build(root / "out3")
+        row = next(row for row in again["rows"] if row["platform"] == "codalab")
+        assert row["obtained"] == "failed, no result" and row["results"] is None
+        assert any("20261122-120000-failed: no results.json (state: failed)" in p for p in again["problems"])
+        assert "| codalab | failed, no result | – |" in (root / "out3" / "report.md").read_text()
+    finally:
+        shutil.rmtree(pushed)
 
 
 def test_diff_counts_match_the_generated_files(store):
