@@ -178,9 +178,10 @@ def command_report(args):
     data = report.build(args.out)
     out = pathlib.Path(args.out or ROOT / "results")
     print(f"wrote {out / 'report.md'} and {out / 'report.html'}")
+    width = max(len(row["obtained"]) for row in data["rows"])
     for row in data["rows"]:
         cells = report.table_cells(row)
-        print(f"  {cells[0]:<8} {cells[1]:<10} {cells[6]:>8} {cells[8]:<5} {cells[9]}")
+        print(f"  {cells[0]:<8} {cells[1]:<{width}} {cells[6]:>8} {cells[8]:<5} {cells[9]}")
     for problem in data["problems"]:
         say(f"problem: {problem}")
     failing = report.failing_rows(data)
