@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 
+from core import config as configuration
 from core.errors import UserError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -163,9 +164,14 @@ class Adapter:
         """(imports, functions) that give the entry its data folder, output folder and export."""
         raise NotImplementedError
 
+    user_data_at = None  # where the platform sees a user's data file: a path prefix; None: its path here
+
     def bundle_config(self, settings):
-        """The config as the platform sees it (e.g. data paths rewritten)."""
-        return settings.to_dict()
+        """The config as the platform sees it: a user's data set is named where the platform finds it."""
+        values = settings.to_dict()
+        if self.user_data_at is not None and values["dataset"] not in configuration.BUILTIN_DATASETS:
+            values["dataset"] = f"{self.user_data_at}{pathlib.Path(values['dataset']).name}"
+        return values
 
     def manifests(self, settings):
         """Extra generated files {relative path: text}, e.g. a Dockerfile."""

@@ -14,12 +14,17 @@ from core.errors import UsageError, UserError
 say = core_cli.say
 
 
+def missing_for(name):
+    """What the platform still needs before a push (SDK, credentials, engine); [] when it is ready."""
+    try:
+        return adapters.get(name).check()
+    except UserError as error:
+        return [str(error)]
+
+
 def command_platforms(args):
     for name in adapters.names():
-        try:
-            missing = adapters.get(name).check()
-        except UserError as error:
-            missing = [str(error)]
+        missing = missing_for(name)
         note = getattr(adapters.get(name), "mode_note", lambda: "")() if not missing else ""
         print(f"{name:<8} {'ready' if not missing else 'not ready'}{', ' + note if note else ''}")
         for item in missing:
@@ -104,10 +109,7 @@ def _push_many(platforms, settings, args):
     outcomes = {}
     for name in platforms:
         if args.all and not args.dry_run:
-            try:
-                missing = adapters.get(name).check()
-            except UserError as error:
-                missing = [str(error)]
+            missing = missing_for(name)
             if missing:
                 outcomes[name] = "skipped: " + "; ".join(missing)
                 say(f"{name}: skipped, not ready: {'; '.join(missing)}")

@@ -164,6 +164,7 @@ def data_name(settings):
 
 class CodaLabAdapter(Adapter):
     name = "codalab"
+    user_data_at = "data/"  # the data bundle, linked in as ./data
     entry_file = "code/experiment.py"
     tool = ("cl", INSTALL_HINT)
     tool_setting = "PORTABILITY_CODALAB_CL"
@@ -187,12 +188,6 @@ class CodaLabAdapter(Adapter):
 
     def shim(self, settings):
         return "import os\n", SHIM.format(image=self.options()["image"])
-
-    def bundle_config(self, settings):
-        values = settings.to_dict()
-        if values["dataset"] not in configuration.BUILTIN_DATASETS:
-            values["dataset"] = f"data/{pathlib.Path(values['dataset']).name}"
-        return values
 
     def manifests(self, settings):
         options = self.options()

@@ -85,6 +85,7 @@ def pinned_requirements():
 
 class DockerAdapter(Adapter):
     name = "docker"
+    user_data_at = "/data/"  # mounted at /data
     tool = ("docker", "sudo apt-get install docker.io")
     emulation_paths = {"/data": "data", "/results": "output"}
 
@@ -107,12 +108,6 @@ class DockerAdapter(Adapter):
 
     def shim(self, settings):
         return "import os\nimport socket\n", SHIM
-
-    def bundle_config(self, settings):
-        values = settings.to_dict()
-        if values["dataset"] not in configuration.BUILTIN_DATASETS:
-            values["dataset"] = f"/data/{pathlib.Path(values['dataset']).name}"
-        return values
 
     def manifests(self, settings):
         return {"Dockerfile": DOCKERFILE.format(base=DEFAULT_BASE), "requirements.txt": pinned_requirements(),

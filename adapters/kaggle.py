@@ -160,6 +160,7 @@ def credentials():
 
 class KaggleAdapter(Adapter):
     name = "kaggle"
+    user_data_at = ""  # found by name under /kaggle/input
     sdk = ("kaggle", "kaggle")
     emulation_paths = {"/kaggle/working": "output", "/kaggle/temp": "tmp"}
 
@@ -220,12 +221,6 @@ class KaggleAdapter(Adapter):
         loader = CORE_LOADER.format(kernel_id=self.kernel_id(settings), kaggle_datasets=repr(PUBLIC_DATASETS),
                                     kaggle_csv=repr(CSV_FILES), config=repr(self.bundle_config(settings)))
         return loader, SHIM
-
-    def bundle_config(self, settings):
-        values = settings.to_dict()
-        if values["dataset"] not in configuration.BUILTIN_DATASETS:
-            values["dataset"] = pathlib.Path(values["dataset"]).name
-        return values
 
     def render(self, settings):
         files = super().render(settings)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from adapters.base import Adapter, copy_work_outputs
+from core import config as configuration
 
 SHIM = '''
 
@@ -39,7 +40,7 @@ class LocalAdapter(Adapter):
 
     def bundle_config(self, settings):
         values = settings.to_dict()
-        if not values["dataset"] in ("mnist", "fashion-mnist"):
+        if values["dataset"] not in configuration.BUILTIN_DATASETS:
             values["dataset"] = str(pathlib.Path(values["dataset"]).resolve())
         return values
 
