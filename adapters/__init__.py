@@ -1,18 +1,21 @@
 """Platform adapters. Importing this package imports no platform SDK: each adapter module is imported
 only when its platform is used, and a missing SDK becomes an error that names the pip package."""
 
+import collections
 import importlib
 
 from core.errors import UsageError
 
-# name -> (module, class, what to install if the import fails)
+Platform = collections.namedtuple("Platform", "module cls sdk pip")
+
+# name -> where its adapter is, the SDK module it drives, and what to pip install for that SDK
 REGISTRY = {
-    "local": ("adapters.local", "LocalAdapter", None),
-    "docker": ("adapters.docker", "DockerAdapter", None),
-    "kaggle": ("adapters.kaggle", "KaggleAdapter", "kaggle"),
-    "codalab": ("adapters.codalab", "CodaLabAdapter", None),
-    "comet": ("adapters.comet", "CometAdapter", "comet-ml"),
-    "openml": ("adapters.openml", "OpenMLAdapter", "openml"),
+    "local": Platform("adapters.local", "LocalAdapter", None, None),
+    "docker": Platform("adapters.docker", "DockerAdapter", None, None),
+    "kaggle": Platform("adapters.kaggle", "KaggleAdapter", "kaggle", "kaggle six"),
+    "codalab": Platform("adapters.codalab", "CodaLabAdapter", None, None),
+    "comet": Platform("adapters.comet", "CometAdapter", "comet_ml", "comet-ml"),
+    "openml": Platform("adapters.openml", "OpenMLAdapter", "openml", "openml"),
 }
 
 
@@ -24,5 +27,10 @@ def get(name):
     """The adapter for `name`; UsageError listing the platforms for an unknown name."""
     if name not in REGISTRY:
         raise UsageError(f"unknown platform {name!r}: valid platforms are {', '.join(REGISTRY)}")
-    module, cls, _ = REGISTRY[name]
-    return getattr(importlib.import_module(module), cls)()
+    entry = REGISTRY[name]
+    return getattr(importlib.import_module(entry.module), entry.cls)()
+
+
+def install_hint(name):
+    """What a user runs to get the platform's SDK: the one source of these messages."""
+    return f"the {name} adapter needs the Python package {REGISTRY[name].pip}: pip install {REGISTRY[name].pip}"

@@ -6,8 +6,8 @@ import shutil
 import sys
 
 import adapters
-from adapters import runs
-from adapters.base import ROOT
+from adapters import bundle, runs, store
+from adapters.bundle import ROOT
 from core import cli as core_cli
 from core.errors import UsageError, UserError
 
@@ -25,7 +25,7 @@ def missing_for(name):
 def command_platforms(args):
     for name in adapters.names():
         missing = missing_for(name)
-        note = getattr(adapters.get(name), "mode_note", lambda: "")() if not missing else ""
+        note = adapters.get(name).mode_note() if not missing else ""
         print(f"{name:<8} {'ready' if not missing else 'not ready'}{', ' + note if note else ''}")
         for item in missing:
             print(f"         - {item}")
@@ -60,9 +60,7 @@ def write_generated(adapter, settings, target):
     """platforms/<name>/: exactly the generated files of the bundle (the core is copied at push)."""
     if target.exists():
         shutil.rmtree(target)
-    for relative, text in adapter.render(settings).items():
-        (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        (target / relative).write_text(text)
+    bundle.write(target, adapter.render(settings))
 
 
 def command_emulate(args):
@@ -85,18 +83,11 @@ def command_push(args):
 
 
 def _push_one(platform, settings, args):
-    if platform == "comet" and not args.dry_run:
-        from adapters import comet
-
-        uploaded = comet.upload_pending(runs.all_runs("comet"), log=say)
-        if uploaded:
-            say(f"comet: uploaded {uploaded} offline experiment(s)")
-    if platform == "openml" and not args.dry_run:
-        from adapters import openml
-
-        published = openml.publish_pending(runs.all_runs("openml"), log=say)
-        if published:
-            say(f"openml: published {published} offline run(s)")
+    adapter = adapters.get(platform)
+    if not args.dry_run and not adapter.check():
+        note = adapter.before_push(store.all_runs(platform), log=say)
+        if note:
+            say(note)
     handle, run_dir = runs.push(platform, settings, force=args.force, dry_run=args.dry_run, log=say)
     if handle is None:
         return 0
@@ -146,14 +137,16 @@ def _finish(handle, run_dir, wait, timeout=3600):
 
 
 def command_status(args):
-    selected = [runs.resolve(args.run)] if args.run else runs.all_runs()
+    selected = [store.resolve(args.run)] if args.run else store.all_runs()
     if not selected:
-        print(f"no runs yet in {runs.runs_root()}")
+        print(f"no runs yet in {store.runs_root()}")
     for handle, run_dir in selected:
         try:
             state = runs.status(handle, run_dir)
         except UserError as error:
             state = f"unknown ({error})"
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            state = f"unknown (unreadable run folder: {type(error).__name__}: {error})"
         print(f"{handle.platform + '/' + handle.run_id:<60} {handle.mode:<9} {state}")
     return 0
 
@@ -161,7 +154,7 @@ def command_status(args):
 def command_pull(args):
     if not args.all and not args.run:
         raise UsageError("name a run (see `portability status`) or pass --all")
-    selected = runs.all_runs() if args.all else [runs.resolve(args.run)]
+    selected = store.all_runs() if args.all else [store.resolve(args.run)]
     failures = 0
     for handle, run_dir in selected:
         try:
@@ -175,14 +168,13 @@ def command_pull(args):
 
 
 def command_report(args):
-    from adapters import report
+    import report
 
     data = report.build(args.out)
     out = pathlib.Path(args.out or ROOT / "results")
     print(f"wrote {out / 'report.md'} and {out / 'report.html'}")
     width = max(len(row["obtained"]) for row in data["rows"])
-    for row in data["rows"]:
-        cells = report.table_cells(row)
+    for cells in data["cells"]:
         print(f"  {cells[0]:<8} {cells[1]:<{width}} {cells[6]:>8} {cells[8]:<5} {cells[9]}")
     for problem in data["problems"]:
         say(f"problem: {problem}")
@@ -194,23 +186,22 @@ def command_report(args):
 
 
 def command_diff(args):
-    from adapters import codediff
+    from report import codediff
 
     if args.platform == "local":
         raise UsageError("local is the baseline of every diff: name another platform")
-    if not (codediff.PLATFORMS_DIR / args.platform / codediff.LOCAL_ENTRY).is_file():
-        raise UserError(f"platforms/{args.platform} has no generated files: run `portability package {args.platform}`")
+    for name in ("local", args.platform):
+        if not codediff.generated(name):
+            raise UserError(f"platforms/{name} has no generated files: run `portability package {name}`")
     diff = codediff.platform_diff(args.platform)
-    for line in diff["diff"]:
-        if not line.startswith("+CORE_SOURCES["):
-            print(line)
+    print("\n".join(diff["diff"]))
     print("\nchanged lines: " + ", ".join(f"{group} {count}" for group, count in diff["counts"].items())
           + (f"; core embedded verbatim: {diff['embedded_core_lines']} lines" if diff["embedded_core_lines"] else ""))
     return 0
 
 
 def command_docs(args):
-    from adapters import docs
+    from report import docs
 
     stale = docs.write_all(check_only=args.check)
     for path in stale:
@@ -218,20 +209,36 @@ def command_docs(args):
     return 1 if args.check and stale else 0
 
 
-def command_docker_offline_setup(args):
-    from adapters import docker
+def command_setup(args):
+    adapters.get(args.platform).setup(log=say)
+    return 0
 
-    docker.build_offline_base(log=say)
-    print(f"wheelhouse: {docker.wheelhouse()}")
-    print("now: PORTABILITY_DOCKER_OFFLINE=1 portability push docker --wait")
+
+def command_run(args):
+    """`portability run`: trains here, in this process, and records the run like every push."""
+    core_cli.quiet_tensorflow(args.verbose)
+    settings = core_cli.config_from_args(args)
+    handle, run_dir = runs.start_in_process(settings, args.out)
+    try:
+        results = core_cli.run_experiment(args, settings, run_dir)
+    except BaseException as error:
+        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error).splitlines()[0][:400] or type(error).__name__
+        store.record_status(run_dir, "failed", reason)
+        raise
+    store.record_status(run_dir, "completed", results["target"]["verdict"])
     return 0
 
 
 def build_parser():
     parser = core_cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    platforms = adapters.names()
+    commands.choices["run"].set_defaults(handler=command_run)
+    add_platform_commands(commands, adapters.names())
+    add_comparison_commands(commands, adapters.names())
+    return parser
 
+
+def add_platform_commands(commands, platforms):
     commands.add_parser("platforms", help="each platform: ready, or what is missing").set_defaults(
         handler=command_platforms)
 
@@ -269,6 +276,13 @@ def build_parser():
     pull.add_argument("--all", action="store_true", help="every run")
     pull.set_defaults(handler=command_pull)
 
+    setup = commands.add_parser("setup", help="prepare this machine for a platform once (docker: the offline "
+                                "base image and wheelhouse, for machines without an image registry)")
+    setup.add_argument("platform", choices=platforms)
+    setup.set_defaults(handler=command_setup)
+
+
+def add_comparison_commands(commands, platforms):
     report = commands.add_parser("report", help="write results/report.md and report.html from the run store")
     report.add_argument("--out", help="folder for the report (default results/)")
     report.add_argument("--fail-under", action="store_true", help="exit 1 when any platform's run misses its target")
@@ -281,11 +295,6 @@ def build_parser():
     docs = commands.add_parser("docs", help="regenerate the generated parts of docs/ (code changes, seeds)")
     docs.add_argument("--check", action="store_true", help="only list stale files; exit 1 if any")
     docs.set_defaults(handler=command_docs)
-
-    offline = commands.add_parser("docker-offline-setup",
-                                  help="build the Debian base image and the wheelhouse for Docker without a registry")
-    offline.set_defaults(handler=command_docker_offline_setup)
-    return parser
 
 
 def main(argv=None):

@@ -13,7 +13,8 @@ import re
 import shutil
 import tempfile
 
-from adapters.base import CORE_FILES, ROOT, Adapter, bundle_hash, sdk_installed, MissingCredentials, MissingSDK, PlatformError
+import adapters
+from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError
 from core import config as configuration, datasets
 from core.errors import UsageError
 
@@ -24,119 +25,6 @@ ACCELERATORS = {"none": None, "gpu-t4": "NvidiaTeslaT4", "gpu-p100": "NvidiaTesl
 PLACEHOLDER_OWNER = "your-kaggle-username"
 STATES = {"QUEUED": "queued", "NEW_SCRIPT": "queued", "RUNNING": "running", "COMPLETE": "completed",
           "ERROR": "failed", "CANCEL_REQUESTED": "cancelled", "CANCEL_ACKNOWLEDGED": "cancelled"}
-
-SHIM = '''
-
-def find_inputs(values):
-    """Your own data set: the file of that name in the attached Kaggle data set."""
-    if values["dataset"] not in config.BUILTIN_DATASETS:
-        found = sorted(pathlib.Path("/kaggle/input").rglob(values["dataset"]))
-        if not found:
-            raise SystemExit(f"{values['dataset']} is not under /kaggle/input: attach the Kaggle data set that holds it")
-        values["dataset"] = str(found[0])
-    return values
-
-
-def data_folder(settings):
-    """The attached data set, found by searching /kaggle/input, as verified IDX files in /kaggle/temp."""
-    if settings.dataset not in config.BUILTIN_DATASETS:
-        return None
-    for images in sorted(pathlib.Path("/kaggle/input").rglob("train-images-idx3-ubyte*")):
-        if not datasets.check_folder(settings.dataset, images.parent)[1]:
-            DETAILS["data_check"] = f"canonical IDX files in {images.parent}"
-            return str(images.parent)
-    train_name, test_name = KAGGLE_CSV[settings.dataset]
-    train_csv = sorted(pathlib.Path("/kaggle/input").rglob(train_name))
-    test_csv = sorted(pathlib.Path("/kaggle/input").rglob(test_name))
-    if not train_csv or not test_csv:
-        raise SystemExit(f"{train_name} / {test_name} not found under /kaggle/input: attach the data set "
-                         f"{KAGGLE_DATASET[settings.dataset]}")
-    folder = pathlib.Path(tempfile.mkdtemp(dir="/kaggle/temp" if os.path.isdir("/kaggle/temp") else None))
-    for split, path in (("train", train_csv[0]), ("t10k", test_csv[0])):
-        table = read_csv_table(path)
-        datasets.write_idx(folder / f"{split}-images-idx3-ubyte", table[:, 1:].reshape(-1, 28, 28))
-        datasets.write_idx(folder / f"{split}-labels-idx1-ubyte", table[:, 0])
-    problems = datasets.check_folder(settings.dataset, folder)[1]
-    DETAILS["data_source"] = f"{train_csv[0]}, {test_csv[0]}"
-    if not problems:
-        DETAILS["data_check"] = "canonical: the decoded CSV arrays hash to the canonical IDX files"
-        return str(folder)
-    DETAILS["data_check"] = "NOT canonical: " + "; ".join(problems)
-    x_train, y_train, x_test, y_test, files = userdata.read_idx_folder(folder)
-    numpy.savez(folder / f"{settings.dataset}-kaggle.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    settings.dataset = str(folder / f"{settings.dataset}-kaggle.npz")
-    return None
-
-
-def read_csv_table(path):
-    try:
-        import pandas
-
-        return pandas.read_csv(path).to_numpy(dtype="uint8")
-    except ImportError:
-        return numpy.loadtxt(path, delimiter=",", skiprows=1, dtype="uint8")
-
-
-def output_folder():
-    out_dir = pathlib.Path("/kaggle/working")
-    log = open(out_dir / "log.txt", "a", buffering=1)
-    sys.stdout, sys.stderr = Tee(sys.stdout, log), Tee(sys.stderr, log)
-    return out_dir
-
-
-class Tee:
-    def __init__(self, *streams):
-        self.streams = streams
-
-    def write(self, text):
-        for stream in self.streams:
-            stream.write(text)
-
-    def flush(self):
-        for stream in self.streams:
-            stream.flush()
-
-    def isatty(self):
-        return False
-
-
-def training_callbacks(settings):
-    return []
-
-
-def run_details():
-    DETAILS.update(run_type=os.environ.get("KAGGLE_KERNEL_RUN_TYPE"), kernel=KERNEL_ID)
-    return DETAILS
-
-
-def export_results(out_dir):
-    print(f"results in {out_dir}: Kaggle saves /kaggle/working as the kernel's output")
-'''
-
-CORE_LOADER = '''
-import os
-import tempfile
-
-import numpy
-
-
-def install_core():
-    """Kaggle runs a single file: the core experiment travels at the end of it, verbatim."""
-    folder = pathlib.Path(tempfile.mkdtemp(prefix="portability-core-"))
-    (folder / "core").mkdir()
-    for name, source in CORE_SOURCES.items():
-        (folder / "core" / name).write_text(source)
-    sys.path.insert(0, str(folder))
-
-
-CORE_SOURCES = {{}}  # filled at the end of the file
-KERNEL_ID = "{kernel_id}"
-KAGGLE_DATASET = {kaggle_datasets}
-KAGGLE_CSV = {kaggle_csv}
-CONFIG = {config}
-DETAILS = {{}}
-'''
-
 
 def slugify(title):
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
@@ -161,12 +49,15 @@ def credentials():
 class KaggleAdapter(Adapter):
     name = "kaggle"
     user_data_at = ""  # found by name under /kaggle/input
-    sdk = ("kaggle", "kaggle")
+    single_file = True  # Kaggle receives the code file alone
+    network = False  # kernel-metadata.json says enable_internet: false
     emulation_paths = {"/kaggle/working": "output", "/kaggle/temp": "tmp"}
+    helper_groups = {"find_csv": "data access", "read_csv_table": "data access", "Tee": "result upload"}
 
     def check(self):
-        if not sdk_installed("kaggle"):
-            return ["the kaggle adapter needs the Python package kaggle: pip install kaggle six"]
+        missing = super().check()
+        if missing:
+            return missing
         if credentials()[1] is None:
             return ["no Kaggle credentials: set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN), or put "
                     "kaggle.json from kaggle.com > Settings > API > Create New Token in ~/.kaggle/ "
@@ -199,7 +90,7 @@ class KaggleAdapter(Adapter):
         values = {
             "id": self.kernel_id(settings),
             "title": self.title(settings),
-            "code_file": self.entry_file,
+            "code_file": self.entry_path(),
             "language": "python",
             "kernel_type": "script",
             "is_private": True,
@@ -217,40 +108,17 @@ class KaggleAdapter(Adapter):
         validate_metadata(values)
         return values
 
-    def shim(self, settings):
-        loader = CORE_LOADER.format(kernel_id=self.kernel_id(settings), kaggle_datasets=repr(PUBLIC_DATASETS),
-                                    kaggle_csv=repr(CSV_FILES), config=repr(self.bundle_config(settings)))
-        return loader, SHIM
+    def slots(self, settings):
+        return {"KERNEL_ID": self.kernel_id(settings), "KAGGLE_DATASET": PUBLIC_DATASETS, "KAGGLE_CSV": CSV_FILES}
 
-    def render(self, settings):
-        files = super().render(settings)
-        entry = files[self.entry_file]
-        # the core must be importable before `from core import ...`: install it first
-        entry = entry.replace("from core import config, experiment\n", "", 1)  # imported below, once unpacked
-        # Kaggle receives the code file alone: the config travels inside it too
-        entry = entry.replace('json.loads((HERE / "config.json").read_text())', "find_inputs(CONFIG)", 1)
-        head, tail = entry.split('\nif __name__ == "__main__":', 1)
-        embedded = "".join(f"CORE_SOURCES[{name!r}] = r'''{(ROOT / 'core' / name).read_text()}'''\n\n"
-                           for name in CORE_FILES)
-        files[self.entry_file] = (
-            head + "\n# The core experiment, verbatim from core/ (Kaggle runs one file).\n" + embedded
-            + "install_core()\nfrom core import config, datasets, experiment, userdata  # noqa: E402\n\n"
-            + 'if __name__ == "__main__":' + tail)
-        files["kernel-metadata.json"] = json.dumps(self.metadata(settings), indent=2) + "\n"
-        del files["config.json"]
-        return files
-
-    def package(self, settings, bundle_dir):
-        """Kaggle takes the code file and the metadata only: no core/ folder beside them."""
-        super().package(settings, bundle_dir)
-        shutil.rmtree(pathlib.Path(bundle_dir) / "core")
-        return bundle_hash(bundle_dir)
+    def manifests(self, settings):
+        return {"kernel-metadata.json": json.dumps(self.metadata(settings), indent=2) + "\n"}
 
     def describe_push(self, bundle_dir):
         metadata = (pathlib.Path(bundle_dir) / "kernel-metadata.json").read_text()
-        size = (pathlib.Path(bundle_dir) / self.entry_file).stat().st_size
+        size = (pathlib.Path(bundle_dir) / self.entry_path()).stat().st_size
         return (f"kaggle: would push the folder {bundle_dir} with kaggle kernels push:\n"
-                f"  {self.entry_file} ({size:,} bytes)\n  kernel-metadata.json:\n" + metadata)
+                f"  {self.entry_path()} ({size:,} bytes)\n  kernel-metadata.json:\n" + metadata)
 
     # lifecycle ----------------------------------------------------------------------------
     def api(self):
@@ -260,7 +128,7 @@ class KaggleAdapter(Adapter):
         try:
             from kaggle.api.kaggle_api_extended import KaggleApi
         except ImportError:
-            raise MissingSDK("the kaggle adapter needs the Python package kaggle: pip install kaggle six") from None
+            raise MissingSDK(adapters.install_hint(self.name)) from None
         api = KaggleApi()
         api.authenticate()
         return api
@@ -325,17 +193,18 @@ class KaggleAdapter(Adapter):
             os.replace(partial, folder / name)
         return folder
 
-    def data_mount_point(self, settings):
-        settings = configuration.config_from_dict(settings)
-        slug = self.dataset_sources(settings)[0]
+    def sandbox(self, run_dir, data_dir, settings):
+        """A committed kernel: the attached data set under /kaggle/input, in the old or new layout."""
+        box = super().sandbox(run_dir, data_dir, settings)
+        slug = self.dataset_sources(configuration.config_from_dict(settings))[0]
         layout = os.environ.get("PORTABILITY_KAGGLE_LAYOUT", "new")
         if layout not in ("old", "new"):
             raise UsageError(f"unknown Kaggle input layout {layout!r}: valid ones are old, new")
         owner, name = slug.split("/")
-        return "/kaggle/input/" + (name if layout == "old" else f"datasets/{owner}/{name}")
-
-    def emulation_env(self):
-        return {"KAGGLE_KERNEL_RUN_TYPE": "Batch", "KAGGLE_URL_BASE": "https://www.kaggle.com"}
+        if data_dir is not None:
+            box.binds.append((data_dir, "/kaggle/input/" + (name if layout == "old" else f"datasets/{owner}/{name}"), True))
+        box.env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", KAGGLE_URL_BASE="https://www.kaggle.com")
+        return box
 
 
 def validate_metadata(values):

@@ -1,42 +1,19 @@
-"""Local: the bundle runs in a subprocess, in a clean working folder of its run. Nothing to install."""
+"""Local: the bundle runs in a detached subprocess, in a clean working folder of its run. Nothing to
+install."""
 
 import os
 import pathlib
-import signal
+import shutil
 import subprocess
 import sys
 
 from adapters.base import Adapter, copy_work_outputs
-from core import config as configuration
-
-SHIM = '''
-
-def data_folder(settings):
-    return None  # the core finds and verifies the data: cache, system folder, download
-
-
-def output_folder():
-    return pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path.cwd() / "output"
-
-
-def training_callbacks(settings):
-    return []
-
-
-def run_details():
-    return {}
-
-
-def export_results(out_dir):
-    print(f"results in {out_dir}")  # the local adapter pulls them from there
-'''
+from core import config as configuration, results as results_file
 
 
 class LocalAdapter(Adapter):
     name = "local"
-
-    def shim(self, settings):
-        return "", SHIM
+    kept_folder = None  # a folder the run writes beside its results, kept in the run folder (offline uploads)
 
     def bundle_config(self, settings):
         values = settings.to_dict()
@@ -52,7 +29,7 @@ class LocalAdapter(Adapter):
         for stale in ("exitcode", "log.txt"):
             (work / stale).unlink(missing_ok=True)
         script = '"$0" "$1" output > log.txt 2>&1; echo $? > exitcode.partial && mv exitcode.partial exitcode'
-        process = subprocess.Popen(["sh", "-c", script, sys.executable, str(run_dir / "bundle" / self.entry_file)],
+        process = subprocess.Popen(["sh", "-c", script, sys.executable, str(run_dir / "bundle" / self.entry_path())],
                                    cwd=work, start_new_session=True, stdin=subprocess.DEVNULL,
                                    env={**os.environ, "PORTABILITY_OBTAINED": "executed"})
         handle.remote_id = f"pid {process.pid}"
@@ -74,9 +51,16 @@ class LocalAdapter(Adapter):
 
     def fetch_outputs(self, handle, run_dir, target):
         copy_work_outputs(run_dir, target)
+        if self.kept_folder and (run_dir / "work" / "output" / self.kept_folder).is_dir():
+            shutil.copytree(run_dir / "work" / "output" / self.kept_folder, run_dir / self.kept_folder, dirs_exist_ok=True)
+        if (target / "results.json").is_file():
+            results = results_file.read_json(target / "results.json")
+            fields = self.read_back(results["platform"])
+            if fields:
+                results["platform"].update(fields)
+                results_file.write_json(target / "results.json", results)
 
-    def cancel(self, handle):
-        try:
-            os.killpg(handle.details["pid"], signal.SIGTERM)
-        except (KeyError, ProcessLookupError, PermissionError):
-            pass
+    def read_back(self, platform):
+        """What the platform's server now says about the run (e.g. the accuracy it stored), as fields for
+        results.json's `platform`; None when there is nothing to ask."""
+        return None

@@ -25,20 +25,17 @@ x_test = read_idx(folder / "t10k-images-idx3-ubyte")[..., np.newaxis].astype("fl
 y_test = read_idx(folder / "t10k-labels-idx1-ubyte").astype("int64")
 
 keras.utils.set_random_seed(42)
-model = keras.Sequential(
-    [
-        keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Dropout(0.25),
-        layers.Flatten(),
-        layers.Dense(128, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(10, activation="softmax"),
-    ]
-)
+model = keras.Sequential()  # the seed-era style: one model.add per layer
+model.add(keras.Input(shape=(28, 28, 1)))
+model.add(layers.Conv2D(32, kernel_size=(3, 3), activation="relu"))
+model.add(layers.MaxPooling2D(pool_size=(2, 2)))
+model.add(layers.Conv2D(64, kernel_size=(3, 3), activation="relu"))
+model.add(layers.MaxPooling2D(pool_size=(2, 2)))
+model.add(layers.Dropout(0.25))
+model.add(layers.Flatten())
+model.add(layers.Dense(128, activation="relu"))
+model.add(layers.Dropout(0.5))
+model.add(layers.Dense(10, activation="softmax"))
 model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
 model.fit(x_train, y_train, batch_size=128, epochs=1, verbose=0)
 loss, accuracy = model.evaluate(x_test, y_test, verbose=0)

@@ -4,10 +4,13 @@ The platform commands are added by adapters.cli, which is the installed console 
 """
 
 import argparse
+import atexit
 import json
 import os
 import pathlib
+import re
 import sys
+import threading
 
 from core import config as configuration
 from core.errors import UsageError, UserError
@@ -18,8 +21,37 @@ REFERENCE_DIR = ROOT / "results" / "reference"
 TOLERANCE = 0.01
 
 
-def quiet_tensorflow():
+# TensorFlow's C++ log lines (absl format), some written before any setting can silence them
+NATIVE_LOG = re.compile(rb"^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] |"
+                        rb"WARNING: All log messages before absl::InitializeLog\(\) is called)")
+
+
+def quiet_tensorflow(verbose=False):
+    """Show the experiment's lines and Keras' progress, not TensorFlow's native log lines (oneDNN notes,
+    NodeDef errors that are not errors); `verbose` keeps everything."""
+    if verbose:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump():
+        with os.fdopen(read_end, "rb") as source, os.fdopen(os.dup(saved), "wb", buffering=0) as target:
+            for line in source:
+                if not NATIVE_LOG.match(line):
+                    target.write(line)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+
+    def restore():
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last writer: the pump drains it and ends
+        thread.join(timeout=5)
+
+    atexit.register(restore)
 
 
 def say(*parts):
@@ -53,18 +85,25 @@ def config_from_args(args):
 
 
 def command_run(args):
-    quiet_tensorflow()
+    quiet_tensorflow(args.verbose)
     config = config_from_args(args)
     from core import experiment
 
     runs_dir = pathlib.Path(os.environ.get("PORTABILITY_RUNS_DIR") or RUNS_DIR)
-    run_dir = pathlib.Path(args.out) if args.out else runs_dir / "local" / experiment.make_run_id(config)
+    run_experiment(args, config, pathlib.Path(args.out) if args.out else runs_dir / "local" / experiment.make_run_id(config))
+    return 0
+
+
+def run_experiment(args, config, run_dir):
+    """Train and evaluate here, printing the experiment's lines (none with --quiet) and the result."""
+    from core import experiment
+
     log = (lambda message: None) if args.quiet else say
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     results = experiment.run(config, run_dir, data_dir=args.data_dir, verbose=verbose, log=log)
     print(summary_line(results))
     print(f"run folder: {run_dir}")
-    return 0
+    return results
 
 
 def summary_line(results):
@@ -198,6 +237,7 @@ def build_parser():
     run.add_argument("--data-dir", help="a folder holding the four IDX files of the built-in data set")
     run.add_argument("--out", help="the run folder (default results/runs/local/<run-id>)")
     run.add_argument("--quiet", action="store_true", help="print only the result line")
+    run.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     run.set_defaults(handler=command_run)
 
     commands.add_parser("models", help="list the models with their parameter counts").set_defaults(handler=command_models)

@@ -1,8 +1,10 @@
-"""The experiment every platform runs: setup, data, model, train, evaluate, save, results.
+"""The experiment every platform runs: setup, data, model, train, evaluate, record, save.
 
     results = experiment.run(config, out_dir="results/runs/local/my-run")
 """
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -92,109 +94,151 @@ def augmenter(keras, seed):
     ], name="augmentation")
 
 
+class Clock:
+    """Seconds per step, kept apart from the steps themselves: `with clock("training"): ...`."""
+
+    def __init__(self):
+        self.timings = {}
+
+    @contextlib.contextmanager
+    def __call__(self, step):
+        started = time.perf_counter()
+        yield
+        self.timings[step] = round(time.perf_counter() - started, 3)
+
+
+@dataclasses.dataclass
+class Prepared:
+    """The arrays one run trains and tests on, scaled to [0, 1]."""
+
+    dataset: object
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    validation: tuple | None
+
+
 def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset=None,
         verbose=2, log=print, extra=None, callbacks=()):
     """Train and evaluate `config`, write the model and results.json into `out_dir`, return results.
 
     `obtained` says how: executed (on the platform) or emulated; by default $PORTABILITY_OBTAINED,
     which the adapters set, else executed."""
-    obtained = obtained or os.environ.get("PORTABILITY_OBTAINED", "executed")
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_file.write_json(out_dir / "config.json", config.to_dict())
-    timings = {}
+    clock = Clock()
+    with clock("import"):
+        keras, tf = setup(config)
+    optimizer = _optimizer(keras, config.optimizer, config.learning_rate)
+    with clock("data"):
+        data = prepare_data(config, dataset or load_data(config, data_dir=data_dir, log=log))
+    log(describe_data(data))
+    model = build_model(keras, config, data, optimizer, log)
+    with clock("training"):
+        history = train(keras, tf, model, config, data, callbacks, verbose)
+    with clock("evaluation"):
+        test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, batch_size=1000, verbose=0)
+    results = record(config, out_dir, model, data, history, (test_loss, test_accuracy), clock.timings,
+                     platform=dict(name=platform, obtained=obtained or os.environ.get("PORTABILITY_OBTAINED", "executed"),
+                                   **(extra or {})), versions=(tf, keras))
+    log(f"test accuracy {test_accuracy:.4f} (loss {test_loss:.4f}): {results['target']['verdict'].upper()} "
+        f"against target {results['target']['accuracy']:.2%}")
+    with clock("saving"):
+        results["artifacts"] = save_models_safely(keras, model, data.x_test[:500], out_dir)
+    clock.timings.update(total=round(time.perf_counter() - START, 3), process_cpu_seconds=round(cpu_seconds(), 3))
+    results_file.write_json(out_dir / "results.json", results)
+    return results
 
-    started = time.perf_counter()
+
+def setup(config):
+    """TensorFlow and Keras, seeded, with deterministic ops: same config, same machine, same weights."""
     import keras
     import tensorflow as tf
 
     logging.getLogger("absl").setLevel(logging.ERROR)  # Keras 3 calls HDF5 "legacy" on every save
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    timings["import"] = round(time.perf_counter() - started, 3)
-    optimizer = _optimizer(keras, config.optimizer, config.learning_rate)
+    return keras, tf
 
-    started = time.perf_counter()
-    if dataset is None:
-        dataset = load_data(config, data_dir=data_dir, log=log)
-    x_train = dataset.x_train.astype("float32") / 255
-    x_test = dataset.x_test.astype("float32") / 255
-    y_train, y_test = dataset.y_train, dataset.y_test
+
+def prepare_data(config, dataset):
+    """Scale to [0, 1], keep the first `max_train_samples`, split off a seeded validation set."""
+    x_train, y_train = dataset.x_train.astype("float32") / 255, dataset.y_train
     if config.max_train_samples:
         x_train, y_train = x_train[: config.max_train_samples], y_train[: config.max_train_samples]
-    validation_data = None
+    validation = None
     if config.validation_split:
         order = np.random.default_rng(config.seed).permutation(len(x_train))
         cut = len(x_train) - int(len(x_train) * config.validation_split)
-        validation_data = (x_train[order[cut:]], y_train[order[cut:]])
+        validation = (x_train[order[cut:]], y_train[order[cut:]])
         x_train, y_train = x_train[order[:cut]], y_train[order[:cut]]
-    timings["data"] = round(time.perf_counter() - started, 3)
-    log(f"data: {dataset.name} from {dataset.source}: {len(x_train)} train, "
-        f"{0 if validation_data is None else len(validation_data[0])} validation, {len(x_test)} test, "
-        f"images {dataset.input_shape}, {dataset.num_classes} classes")
+    return Prepared(dataset, x_train, y_train, dataset.x_test.astype("float32") / 255, dataset.y_test, validation)
 
+
+def describe_data(data):
+    return (f"data: {data.dataset.name} from {data.dataset.source}: {len(data.x_train)} train, "
+            f"{0 if data.validation is None else len(data.validation[0])} validation, {len(data.x_test)} test, "
+            f"images {data.dataset.input_shape}, {data.dataset.num_classes} classes")
+
+
+def build_model(keras, config, data, optimizer, log):
     from core import models
 
-    model = models.build(config.model, dataset.input_shape, dataset.num_classes)
+    model = models.build(config.model, data.dataset.input_shape, data.dataset.num_classes)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
     log(f"model: {config.model}, {model.count_params():,} parameters; optimizer {config.optimizer}, "
         f"learning rate {config.learning_rate}, batch {config.batch_size}, seed {config.seed}")
+    return model
 
-    started = time.perf_counter()
+
+def train(keras, tf, model, config, data, callbacks, verbose):
+    """The schedule: `epochs`, then `fine_tune_epochs` at a tenth of the learning rate, then
+    `augmentation_epochs` on augmented data. Returns one history row per epoch."""
     history = EpochLog(keras)
-    fit = dict(batch_size=config.batch_size, validation_data=validation_data, verbose=verbose,
+    fit = dict(batch_size=config.batch_size, validation_data=data.validation, verbose=verbose,
                callbacks=[history.callback, *callbacks])
     if config.epochs:
-        model.fit(x_train, y_train, epochs=config.epochs, **fit)
+        model.fit(data.x_train, data.y_train, epochs=config.epochs, **fit)
     if config.fine_tune_epochs:
         history.phase = "fine-tune"
         model.optimizer.learning_rate.assign(config.learning_rate * 0.1)
-        model.fit(x_train, y_train, epochs=config.fine_tune_epochs, **fit)
+        model.fit(data.x_train, data.y_train, epochs=config.fine_tune_epochs, **fit)
     if config.augmentation_epochs:
         history.phase = "augmented"
         augment = augmenter(keras, config.seed)
-        stream = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
-                  .shuffle(len(x_train), seed=config.seed).batch(config.batch_size)
+        stream = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+                  .shuffle(len(data.x_train), seed=config.seed).batch(config.batch_size)
                   .map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
         fit.pop("batch_size")
         model.fit(stream, epochs=config.augmentation_epochs, shuffle=False, **fit)  # the stream is shuffled
-    timings["training"] = round(time.perf_counter() - started, 3)
+    return history.rows
 
-    started = time.perf_counter()
-    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
-    timings["evaluation"] = round(time.perf_counter() - started, 3)
+
+def record(config, out_dir, model, data, history, test, timings, platform, versions):
+    """results.json, written before the models are saved: a failed save loses no result."""
+    tf, keras = versions
     target = config.effective_target()
-    verdict = "pass" if test_accuracy >= target else "fail"
-
     gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
     results = {
-        "schema_version": results_file.SCHEMA_VERSION,
-        "run_id": out_dir.name,
-        "platform": {"name": platform, "obtained": obtained, **(extra or {})},
-        "config": config.to_dict(),
-        "dataset": dataset.describe(),
-        "model": {"name": config.model, "params": int(model.count_params())},
-        "history": history.rows,
-        "test": {"loss": float(test_loss), "accuracy": float(test_accuracy)},
-        "target": {"accuracy": target, "verdict": verdict},
-        "timings": timings,
-        "environment": environment.describe(platform, gpus, tf.__version__, keras.__version__),
-        "weights_sha256": weights_sha256(model),
-        "artifacts": {"status": "saving"},
+        "schema_version": results_file.SCHEMA_VERSION, "run_id": out_dir.name, "platform": platform,
+        "config": config.to_dict(), "dataset": data.dataset.describe(),
+        "model": {"name": config.model, "params": int(model.count_params())}, "history": history,
+        "test": {"loss": float(test[0]), "accuracy": float(test[1])},
+        "target": {"accuracy": target, "verdict": "pass" if test[1] >= target else "fail"},
+        "timings": timings, "environment": environment.describe(platform["name"], gpus, tf.__version__, keras.__version__),
+        "weights_sha256": weights_sha256(model), "artifacts": {"status": "saving"},
     }
     results_file.write_json(out_dir / "results.json", results)
-    log(f"test accuracy {test_accuracy:.4f} (loss {test_loss:.4f}): {verdict.upper()} against target {target:.2%}")
-
-    started = time.perf_counter()
-    try:
-        results["artifacts"] = save_models(keras, model, x_test[:500], out_dir)
-    except Exception as error:  # a failed save must not lose the trained results
-        results["artifacts"] = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-    timings["saving"] = round(time.perf_counter() - started, 3)
-    timings["total"] = round(time.perf_counter() - START, 3)
-    timings["process_cpu_seconds"] = round(cpu_seconds(), 3)
-    results_file.write_json(out_dir / "results.json", results)
     return results
+
+
+def save_models_safely(keras, model, sample, out_dir):
+    try:
+        return save_models(keras, model, sample, out_dir)
+    except Exception as error:  # a failed save must not lose the trained results
+        return {"status": "failed", "error": f"{type(error).__name__}: {error}"}
 
 
 def save_models(keras, model, sample, out_dir):

@@ -24,56 +24,33 @@ def reference(input_shape, num_classes):
     )
 
 
+def convolutions_then_dense(name, input_shape, num_classes, convolutions, dense, dense_dropout=0.0):
+    """The seed's small CNNs: a 3x3 ReLU convolution and its dropout per (filters, dropout) pair, with
+    2x2 max pooling after the first; then a ReLU dense layer (and its dropout) and the softmax."""
+    stack = [keras.Input(shape=input_shape)]
+    for index, (filters, dropout) in enumerate(convolutions):
+        stack.append(layers.Conv2D(filters, kernel_size=(3, 3), activation="relu"))
+        if index == 0:
+            stack.append(layers.MaxPooling2D(pool_size=(2, 2)))
+        stack.append(layers.Dropout(dropout))
+    stack += [layers.Flatten(), layers.Dense(dense, activation="relu")]
+    if dense_dropout:
+        stack.append(layers.Dropout(dense_dropout))
+    stack.append(layers.Dense(num_classes, activation="softmax"))
+    return keras.Sequential(stack, name=name)
+
+
 def one_layer(input_shape, num_classes):
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.Conv2D(32, kernel_size=(3, 3), activation="relu", padding="valid"),
-            layers.MaxPooling2D(pool_size=(2, 2)),
-            layers.Dropout(0.2),
-            layers.Flatten(),
-            layers.Dense(32, activation="relu"),
-            layers.Dense(num_classes, activation="softmax"),
-        ],
-        name="one_layer",
-    )
+    return convolutions_then_dense("one_layer", input_shape, num_classes, [(32, 0.2)], dense=32)
 
 
 def two_layer(input_shape, num_classes):
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-            layers.MaxPooling2D(pool_size=(2, 2)),
-            layers.Dropout(0.2),
-            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-            layers.Dropout(0.2),
-            layers.Flatten(),
-            layers.Dense(64, activation="relu"),
-            layers.Dense(num_classes, activation="softmax"),
-        ],
-        name="two_layer",
-    )
+    return convolutions_then_dense("two_layer", input_shape, num_classes, [(32, 0.2), (64, 0.2)], dense=64)
 
 
 def three_layer(input_shape, num_classes):
-    return keras.Sequential(
-        [
-            keras.Input(shape=input_shape),
-            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-            layers.MaxPooling2D(pool_size=(2, 2)),
-            layers.Dropout(0.25),
-            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-            layers.Dropout(0.25),
-            layers.Conv2D(128, kernel_size=(3, 3), activation="relu"),
-            layers.Dropout(0.4),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu"),
-            layers.Dropout(0.3),
-            layers.Dense(num_classes, activation="softmax"),
-        ],
-        name="three_layer",
-    )
+    return convolutions_then_dense("three_layer", input_shape, num_classes, [(32, 0.25), (64, 0.25), (128, 0.4)],
+                                   dense=128, dense_dropout=0.3)
 
 
 def vgg(input_shape, num_classes):

@@ -1,6 +1,7 @@
 """The results file: a versioned schema, atomic writes and a check of a file's shape. No TensorFlow."""
 
 import json
+import math
 import os
 import pathlib
 
@@ -23,16 +24,33 @@ REQUIRED = {
 
 
 def write_json(path, data):
-    """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
+    """Write strict JSON atomically: a crash leaves the old file or the new one, never half of one, and
+    two writers never share a partial file. NaN and infinities become null."""
+    import tempfile
+
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(_finite(data), handle, indent=2, sort_keys=True, allow_nan=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def read_json(path):

@@ -145,49 +145,11 @@ def _holdout(x, y, fraction, seed):
 def load(path, test_split=0.2, seed=42):
     """Load the user's data set at `path` into a datasets.Dataset."""
     path = pathlib.Path(path)
-    class_names, source = None, f"user:{path}"
-    if path.suffix == ".npz":
-        try:
-            with np.load(path) as archive:
-                missing = {"x_train", "y_train", "x_test", "y_test"} - set(archive.files)
-                if missing:
-                    raise DataError(f"{path}: missing arrays {', '.join(sorted(missing))}; a .npz needs "
-                                    "x_train, y_train, x_test and y_test")
-                x_train, x_test = archive["x_train"], archive["x_test"]
-                y_train, y_test = _labels(archive["y_train"], path), _labels(archive["y_test"], path)
-        except (OSError, ValueError) as error:
-            raise DataError(f"{path}: not a readable .npz file ({error})") from None
-        if x_train.ndim == 3:
-            x_train, x_test = x_train[..., np.newaxis], x_test[..., np.newaxis]
-        if x_train.dtype != np.uint8:
-            if x_train.max() <= 1.0:
-                x_train, x_test = x_train * 255, x_test * 255
-            x_train, x_test = x_train.round().astype(np.uint8), x_test.round().astype(np.uint8)
-        files = {path.name: sha256_file(path)}
-    elif path.suffix == ".csv":
-        x_train, y_train = read_csv(path)
-        test_path = path.with_name(path.name.replace("train", "test"))
-        files = {path.name: sha256_file(path)}
-        if "train" in path.name and test_path.is_file():
-            x_test, y_test = read_csv(test_path)
-            files[test_path.name] = sha256_file(test_path)
-        else:
-            x_train, y_train, x_test, y_test = _holdout(x_train, y_train, test_split, seed)
-            source += f" (test = seeded {test_split:.0%} hold-out)"
-    elif path.is_dir() and datasets.find_file(path, "train-images-idx3-ubyte"):
-        x_train, y_train, x_test, y_test, files = read_idx_folder(path)
-    elif path.is_dir() and (path / "train").is_dir() and (path / "test").is_dir():
-        x_train, y_train, class_names, files = read_image_folder(path / "train")
-        x_test, y_test, test_names, test_files = read_image_folder(path / "test")
-        if test_names != class_names:
-            raise DataError(f"{path}: train and test have different class folders ({class_names} vs {test_names})")
-        files.update({f"test/{k}": v for k, v in test_files.items()})
-    elif path.is_dir():
-        x, y, class_names, files = read_image_folder(path)
-        x_train, y_train, x_test, y_test = _holdout(x, y, test_split, seed)
-        source += f" (test = seeded {test_split:.0%} hold-out)"
-    else:
+    reader = _reader(path)
+    if reader is None:
         raise DataError(f"{path}: not a data set this tool reads; use {FORMATS}")
+    x_train, y_train, x_test, y_test, files, class_names, held_out = reader(path, test_split, seed)
+    source = f"user:{path}" + (f" (test = seeded {test_split:.0%} hold-out)" if held_out else "")
     if len(x_train) == 0 or len(x_test) == 0:
         raise DataError(f"{path}: too few images for a train and a test set ({len(x_train)} and {len(x_test)})")
     if x_train.shape[1:] != x_test.shape[1:]:
@@ -201,3 +163,60 @@ def load(path, test_split=0.2, seed=42):
     return datasets.Dataset(
         name=path.name, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, source=source,
         files=files, canonical=False, num_classes=num_classes, class_names=class_names)
+
+
+def _reader(path):
+    if path.suffix == ".npz":
+        return _load_npz
+    if path.suffix == ".csv":
+        return _load_csv
+    if path.is_dir() and datasets.find_file(path, "train-images-idx3-ubyte"):
+        return lambda folder, test_split, seed: (*read_idx_folder(folder), None, False)
+    if path.is_dir():
+        return _load_image_folder
+    return None
+
+
+def _load_npz(path, test_split, seed):
+    try:
+        with np.load(path) as archive:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(archive.files)
+            if missing:
+                raise DataError(f"{path}: missing arrays {', '.join(sorted(missing))}; a .npz needs "
+                                "x_train, y_train, x_test and y_test")
+            x_train, x_test = archive["x_train"], archive["x_test"]
+            y_train, y_test = _labels(archive["y_train"], path), _labels(archive["y_test"], path)
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    if x_train.ndim == 3:
+        x_train, x_test = x_train[..., np.newaxis], x_test[..., np.newaxis]
+    if x_train.dtype != np.uint8:
+        if x_train.max() <= 1.0:
+            x_train, x_test = x_train * 255, x_test * 255
+        x_train, x_test = x_train.round().astype(np.uint8), x_test.round().astype(np.uint8)
+    return x_train, y_train, x_test, y_test, {path.name: sha256_file(path)}, None, False
+
+
+def _load_csv(path, test_split, seed):
+    """`x_train.csv` finds `x_test.csv` beside it; otherwise a seeded hold-out is the test set."""
+    x_train, y_train = read_csv(path)
+    test_path = path.with_name(path.name.replace("train", "test"))
+    files = {path.name: sha256_file(path)}
+    if "train" in path.name and test_path.is_file():
+        x_test, y_test = read_csv(test_path)
+        files[test_path.name] = sha256_file(test_path)
+        return x_train, y_train, x_test, y_test, files, None, False
+    return (*_holdout(x_train, y_train, test_split, seed), files, None, True)
+
+
+def _load_image_folder(path, test_split, seed):
+    """One subfolder per class, optionally split into train/ and test/."""
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        x_train, y_train, class_names, files = read_image_folder(path / "train")
+        x_test, y_test, test_names, test_files = read_image_folder(path / "test")
+        if test_names != class_names:
+            raise DataError(f"{path}: train and test have different class folders ({class_names} vs {test_names})")
+        files.update({f"test/{k}": v for k, v in test_files.items()})
+        return x_train, y_train, x_test, y_test, files, class_names, False
+    x, y, class_names, files = read_image_folder(path)
+    return (*_holdout(x, y, test_split, seed), files, class_names, True)

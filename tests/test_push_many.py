@@ -3,7 +3,6 @@
 
 import json
 
-from tests.adapter_fixtures import run_store, tiny_npz  # noqa: F401 (fixtures)
 from tests.conftest import portability
 from tests.test_comet import QUIET_COMET
 from tests.test_local_adapter import tiny_args

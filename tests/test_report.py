@@ -1,16 +1,17 @@
 """The comparison report from run folders made here: real tiny runs locally and in the platforms'
 emulations, a CV run on OpenML's small task, a packaged-only platform, a failing and a damaged run."""
 
+import html
 import json
 import shutil
 import subprocess
 
 import pytest
 
-from adapters import codediff
+from report import codediff
 from tests import openml_cache
-from tests.adapter_fixtures import tiny_npz  # noqa: F401 (fixture)
-from tests.conftest import portability, synthetic_images
+from adapters import bundle
+from tests.conftest import ROOT, portability, synthetic_images
 
 TINY = ["--model", "1-layer", "--epochs", "2", "--batch-size", "64", "--target-accuracy", "0.5"]
 
@@ -43,12 +44,12 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
     root, env = store
     done = portability("report", "--out", root / "out", env=env)
     assert done.returncode == 0, done.stderr
-    from adapters import report
+    import report
 
     monkeypatch.setenv("PORTABILITY_RUNS_DIR", env["PORTABILITY_RUNS_DIR"])
     data = report.build(root / "out2")
     rows = {row["platform"]: row for row in data["rows"]}
-    assert list(rows) == ["local", "docker", "kaggle", "codalab", "openml", "comet"]
+    assert list(rows) == ["local", "docker", "kaggle", "codalab", "comet", "openml"]  # the registry's order
     assert rows["local"]["obtained"] == "executed" and rows["comet"]["obtained"] == "executed"
     assert rows["docker"]["obtained"] == "emulated" and rows["kaggle"]["obtained"] == "emulated"
     assert rows["codalab"]["obtained"] in ("packaged", "not built") and rows["codalab"]["results"] is None
@@ -88,33 +89,56 @@ def test_diff_counts_match_the_generated_files(store):
         assert shown.stdout.strip().splitlines()[-1].startswith(
             "changed lines: " + ", ".join(f"{g} {c}" for g, c in diff["counts"].items()))
     docker = codediff.platform_diff("docker")
-    assert docker["counts"]["data access"] == 1 and docker["manifests"]["Dockerfile"] > 10
+    assert docker["counts"]["data access"] == 2 and docker["manifests"]["Dockerfile"] > 10  # data_folder: 2 lines
+    assert docker["functions"] == {"data_folder": ("data access", ""), "output_folder": ("result upload", ""),
+                                   "run_details": ("result upload", "")}
     kaggle = codediff.platform_diff("kaggle")
-    assert kaggle["embedded_core_lines"] > 1000 and "data_folder" in kaggle["functions"]
+    assert kaggle["embedded_core_lines"] == sum(len((ROOT / "core" / f).read_text().splitlines()) for f in bundle.CORE_FILES)
+    assert kaggle["functions"]["data_folder"][0] == "data access" and kaggle["functions"]["read_csv_table"][0] == "data access"
+    assert kaggle["functions"]["output_folder"][0] == "result upload"
     assert kaggle["counts"]["manifest files"] > 0  # kernel-metadata.json
+    assert all(not line.startswith("+BUNDLE[") for line in kaggle["diff"])  # the diff shows code, not the carrier
     assert portability("diff", "local").returncode == 2
+
+
+CHECKS = """<pre id="checks"></pre><script>
+window.addEventListener("load", () => { document.getElementById("checks").textContent = JSON.stringify({
+  rows: document.querySelectorAll("#results tbody tr").length,
+  cells: document.querySelectorAll("#results tbody tr:first-child td").length,
+  images: [...document.images].map(i => i.complete && i.naturalWidth > 100),
+  diffs: document.querySelectorAll("table.diff").length,
+  changes: document.querySelectorAll("#code-changes tbody tr").length}); });
+</script></body>"""
+
+
+def chromium(*args, tmp_path):
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.fail("chromium is not installed: .ci/run installs Debian's chromium for this test")
+    return subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_html_renders_in_headless_chromium(store, tmp_path):
     root, env = store
     assert portability("report", "--out", root / "out", env=env).returncode == 0
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium is not installed: .ci/run installs Debian's chromium for this test")
-    shot = tmp_path / "report.png"
-    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,2400",
-                           f"--screenshot={shot}", (root / "out" / "report.html").as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    page = (root / "out" / "report.html").read_text()
+    probe = tmp_path / "probe.html"  # the page plus a script that reports what the browser rendered
+    probe.write_text(page.replace("</body>", CHECKS))
+    dom = chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), tmp_path=tmp_path)
+    rendered = json.loads(html.unescape(dom.stdout.split('<pre id="checks">')[1].split("</pre>")[0]))
+    # one side-by-side table per changed code file: each shim, and Kaggle's single-file loader too
+    assert rendered == {"rows": 6, "cells": 14, "images": [True, True], "diffs": 6, "changes": 5}, dom.stderr[-2000:]
+    shot = ROOT / "results" / "test-artifacts" / "report.png"  # kept for a person to look at
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    done = chromium("--window-size=1400,2400", f"--screenshot={shot}", (root / "out" / "report.html").as_uri(),
+                    tmp_path=tmp_path)
     assert shot.is_file() and shot.stat().st_size > 20_000, done.stderr[-2000:]
-    html = (root / "out" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2 and "<table" in html and "class=\"diff\"" in html
-    shutil.copyfile(shot, root / "out" / "report.png")
 
 
 def test_committed_docs_are_fresh():
-    from adapters import docs
+    from report import docs
 
     assert docs.write_all(check_only=True) == [], "docs/ is stale: run `portability docs`"
     kaggle = (codediff.PLATFORMS_DIR.parent / "docs/platforms/kaggle.md").read_text()

@@ -5,7 +5,7 @@ set -e
 cl work "${PORTABILITY_CODALAB_WORKSHEET:-https://worksheets.codalab.org::portability}"
 DATA=$(cl search name=portability-data-mnist -u | head -n 1)
 [ -n "$DATA" ] || DATA=$(cl upload data -n portability-data-mnist -d "mnist for the portability suite")
-CODE=$(cl upload code -n portability-code-mnist-reference -d "portability experiment code (entry + core)")
+CODE=$(cl upload code -n portability-code-mnist-reference -d "portability experiment code (entry + shim + core)")
 # network off: cl run can only turn it on, so cl_network_off.py runs cl with that default off
 CL_RUN="$(sed -n '1s/^#!//p' "$(command -v cl)") cl_network_off.py run"
 RUN=$($CL_RUN code:$CODE data:$DATA 'python code/experiment.py' \

@@ -1,0 +1,77 @@
+"""Comet: tracking, not compute. The experiment runs here and logs parameters, per-epoch metrics,
+test metrics, the model, the code, tags, the environment and results.json; online when COMET_API_KEY
+is set and the server answers, else offline to a zip that `portability push comet` uploads later."""
+
+import json
+import os
+import pathlib
+
+import comet_ml  # noqa: F401 (before keras, so Comet's Keras integration is in place)
+import keras
+
+from core import results as core_results
+
+PLATFORM = "comet"
+TRACKER = {}
+OPTIONS = dict(log_env_details=False, log_code=False, log_git_metadata=False, log_git_patch=False,
+               auto_metric_logging=False, auto_param_logging=False, auto_histogram_weight_logging=False)
+
+
+def start_comet(settings, out_dir):
+    """Online if COMET_API_KEY is set and the server answers, else offline: nothing logged is lost."""
+    options = dict(OPTIONS, tags=[settings.dataset, settings.model, settings.preset or "custom", "portability"])
+    project = os.environ.get("COMET_PROJECT_NAME", "portability")
+    if os.environ.get("COMET_API_KEY"):
+        tracker = comet_ml.start(project_name=project, online=True,
+                                 experiment_config=comet_ml.ExperimentConfig(**options))
+        if tracker.alive:
+            return tracker, "online"
+        print("Comet server did not answer: logging offline instead (upload later with portability push comet)")
+        tracker.end()
+    offline_dir = out_dir / "comet-offline"
+    offline_dir.mkdir(parents=True, exist_ok=True)
+    tracker = comet_ml.start(project_name=project, online=False, experiment_config=comet_ml.ExperimentConfig(
+        offline_directory=str(offline_dir), **options))
+    return tracker, "offline"
+
+
+class EpochMetrics(keras.callbacks.Callback):
+    """Per-epoch loss/accuracy and validation metrics, whatever the import order of comet_ml and keras."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        TRACKER["experiment"].log_metrics(logs or {}, step=epoch + 1, epoch=epoch + 1)
+
+
+def training_callbacks(settings, out_dir):
+    tracker, mode = start_comet(settings, out_dir)
+    TRACKER.update(experiment=tracker, mode=mode)
+    tracker.log_parameters(settings.to_dict())
+    return [EpochMetrics()]
+
+
+def run_details():
+    tracker = TRACKER["experiment"]
+    return {"compute": "local", "comet_mode": TRACKER["mode"], "comet_key": tracker.get_key(),
+            "comet_url": tracker.url if TRACKER["mode"] == "online" else None}
+
+
+def export_results(out_dir):
+    tracker = TRACKER["experiment"]
+    results = json.loads((out_dir / "results.json").read_text())
+    tracker.log_metrics({"test_loss": results["test"]["loss"], "test_accuracy": results["test"]["accuracy"]},
+                        step=len(results["history"]), epoch=len(results["history"]))
+    tracker.log_others({"weights_sha256": results["weights_sha256"], "verdict": results["target"]["verdict"],
+                        **{f"env_{k}": v for k, v in results["environment"].items() if isinstance(v, (str, int))}})
+    if (out_dir / "model.h5").is_file():
+        tracker.log_model(results["model"]["name"], str(out_dir / "model.h5"))
+    here = pathlib.Path(__file__).resolve().parent
+    tracker.log_code(file_name=str(here / "experiment.py"))
+    tracker.log_code(file_name=str(here / "shim.py"))
+    tracker.log_code(folder=str(here / "core"))
+    tracker.log_asset(str(out_dir / "results.json"), file_name="results.json")
+    tracker.end()
+    zips = sorted(str(p.relative_to(out_dir)) for p in (out_dir / "comet-offline").glob("*.zip")) \
+        if TRACKER["mode"] == "offline" else []
+    results["platform"]["comet_offline_zip"] = zips[0] if zips else None
+    core_results.write_json(out_dir / "results.json", results)
+    print(f"logged to Comet ({TRACKER['mode']}), experiment {tracker.get_key()}")

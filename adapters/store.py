@@ -1,0 +1,113 @@
+"""The run store: `results/runs/<platform>/<run-id>/` (or $PORTABILITY_RUNS_DIR), one folder per run.
+
+A run folder holds handle.json (plain data: enough to ask for status and results from another
+process, another day), config.json, status.json (the history of states) and, once its results are
+in, results.json, the models and log.txt. Every JSON file is written by one atomic writer.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import time
+
+from core import results as results_file
+from core.errors import UserError
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+STATES = ("submitting", "queued", "running", "completed", "failed", "cancelled", "unknown")
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+@dataclasses.dataclass
+class Handle:
+    """A run as plain data. `mode` says how its results are obtained: executed or emulated."""
+
+    platform: str
+    run_id: str
+    bundle_hash: str
+    mode: str = "executed"
+    remote_id: str | None = None
+    details: dict = dataclasses.field(default_factory=dict)
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text):
+        return cls(**json.loads(text))
+
+
+def runs_root():
+    return pathlib.Path(os.environ.get("PORTABILITY_RUNS_DIR") or ROOT / "results" / "runs")
+
+
+def new_run_dir(platform, run_id, root=None):
+    """A new, empty run folder; `run_id-2`, `-3`, ... when another process took the name first."""
+    parent = pathlib.Path(root or runs_root() / platform)
+    parent.mkdir(parents=True, exist_ok=True)
+    candidate, number = run_id, 1
+    while True:
+        try:
+            (parent / candidate).mkdir()
+            return parent / candidate
+        except FileExistsError:
+            number += 1
+            candidate = f"{run_id}-{number}"
+
+
+def read_handle(run_dir):
+    return Handle.from_json((pathlib.Path(run_dir) / "handle.json").read_text())
+
+
+def write_handle(run_dir, handle):
+    results_file.write_json(pathlib.Path(run_dir) / "handle.json", json.loads(handle.to_json()))
+
+
+def status_history(run_dir):
+    path = pathlib.Path(run_dir) / "status.json"
+    return results_file.read_json(path) if path.is_file() else []
+
+
+def record_status(run_dir, state, detail=None):
+    history = status_history(run_dir)
+    if not history or history[-1]["state"] != state:
+        history.append({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": state,
+                        **({"detail": detail} if detail else {})})
+        results_file.write_json(pathlib.Path(run_dir) / "status.json", history)
+    return state
+
+
+def last_state(run_dir):
+    history = status_history(run_dir)
+    return history[-1]["state"] if history else "unknown"
+
+
+def all_runs(platform=None):
+    """(handle, run_dir) for every run in the store with a readable handle, oldest first."""
+    found = []
+    for path in sorted(runs_root().glob(f"{platform or '*'}/*/handle.json")):
+        try:
+            found.append((read_handle(path.parent), path.parent))
+        except (ValueError, TypeError, OSError):
+            continue  # a damaged handle is shown by `status`, not fatal here
+    return found
+
+
+def resolve(reference):
+    """A run from `platform/run-id`, a bare run id, or a folder path."""
+    path = pathlib.Path(reference)
+    if (path / "handle.json").is_file():
+        return read_handle(path), path
+    matches = [(h, d) for h, d in all_runs() if reference in (h.run_id, f"{h.platform}/{h.run_id}")]
+    if not matches:
+        raise UserError(f"no run {reference!r} in {runs_root()}; `portability status` lists the runs")
+    return matches[-1]
+
+
+def find_pushed(platform, bundle, mode):
+    """The latest run of this bundle that did not fail, to avoid pushing it twice."""
+    for handle, run_dir in reversed(all_runs(platform)):
+        if handle.bundle_hash == bundle and handle.mode == mode and last_state(run_dir) not in ("failed", "cancelled"):
+            return handle, run_dir
+    return None

@@ -1,0 +1,21 @@
+"""Docker: the data is mounted read-only at /data, the results go to the /results volume."""
+
+import os
+import pathlib
+import socket
+
+from core import config
+
+PLATFORM = "docker"
+
+
+def data_folder(settings):
+    return "/data" if settings.dataset in config.BUILTIN_DATASETS else None
+
+
+def output_folder():
+    return pathlib.Path("/results")  # a volume: the files outlive the container
+
+
+def run_details():
+    return {"image": os.environ.get("PORTABILITY_IMAGE"), "container": socket.gethostname()}

@@ -1,0 +1,175 @@
+"""OpenML: the data comes through the OpenML client, and what runs is what the task defines. For
+tasks 3573 (MNIST) and 146825 (Fashion-MNIST) that is 10-fold cross-validation over all 70,000 rows:
+one training per fold, a prediction with class probabilities for every row. The `holdout` protocol
+trains on the canonical 60k/10k split and is recorded as such, never as a task run. The run is
+published with an API key, else written to openml-run/ for `portability push openml` to publish."""
+
+import json
+import math
+import os
+import pathlib
+import shutil
+import tempfile
+
+import numpy
+import openml
+import requests
+from openml.runs.functions import format_prediction
+
+from core import datasets, experiment, results as core_results
+
+PLATFORM = "openml"
+TASK_ID = 3573  # slot
+PROTOCOL = 'cv'  # slot: "cv", what the task defines; "holdout", the canonical 60k/10k split
+DETAILS = {}
+
+
+def configure_openml():
+    """The client's server, key and cache from the environment; no long retries when offline."""
+    if os.environ.get("OPENML_SERVER"):
+        openml.config.server = os.environ["OPENML_SERVER"]
+    if os.environ.get("OPENML_APIKEY"):
+        openml.config.apikey = os.environ["OPENML_APIKEY"]
+    if os.environ.get("OPENML_CACHE_DIR"):
+        openml.config.set_root_cache_directory(os.environ["OPENML_CACHE_DIR"])
+    openml.config.set_retry_policy("human", 1)
+    return openml
+
+
+def load_task():
+    try:
+        task = openml.tasks.get_task(TASK_ID, download_splits=PROTOCOL == "cv", download_data=True,
+                                     download_qualities=False)
+        features, target, _, _ = task.get_dataset().get_data(target=task.target_name)
+    except requests.exceptions.ConnectionError as error:
+        raise SystemExit(f"cannot reach the OpenML server ({openml.config.server}) for task {TASK_ID}: "
+                         f"{type(error).__name__}. The task's data comes from there: connect to the internet, "
+                         "or set OPENML_CACHE_DIR to an OpenML cache that holds it") from None
+    pixels = features.to_numpy(dtype="float64")
+    side = math.isqrt(pixels.shape[1])
+    if side * side != pixels.shape[1]:
+        raise SystemExit(f"task {TASK_ID}: {pixels.shape[1]} features are not a square grayscale image")
+    images = pixels.round().clip(0, 255).astype("uint8").reshape(-1, side, side, 1)
+    labels = numpy.array([task.class_labels.index(str(value)) for value in target], dtype="int64")
+    return task, images, labels
+
+
+def canonical_check(settings, images, labels):
+    """Whether the task's rows are the canonical files: first 60000 = train, last 10000 = test."""
+    if settings.dataset not in datasets.CANONICAL or len(images) != 70000:
+        return "not a canonical data set"
+    with tempfile.TemporaryDirectory() as folder:
+        folder = pathlib.Path(folder)
+        for split, rows in (("train", slice(0, 60000)), ("t10k", slice(60000, None))):
+            datasets.write_idx(folder / f"{split}-images-idx3-ubyte", images[rows, ..., 0])
+            datasets.write_idx(folder / f"{split}-labels-idx1-ubyte", labels[rows])
+        problems = datasets.check_folder(settings.dataset, folder)[1]
+    return "canonical: rows hash to the canonical IDX files" if not problems else "NOT canonical: " + "; ".join(problems)
+
+
+def subset(task, images, labels, train, test):
+    return datasets.Dataset(name=f"openml-task-{TASK_ID}", x_train=images[train], y_train=labels[train],
+                            x_test=images[test], y_test=labels[test], source=f"openml:task/{TASK_ID}",
+                            files={}, canonical=False, num_classes=len(task.class_labels),
+                            class_names=list(task.class_labels))
+
+
+def run_experiment(settings, out_dir):
+    """What the task defines: one training per fold (or the holdout split), then the OpenML run."""
+    configure_openml()
+    task, images, labels = load_task()
+    DETAILS.update(task_id=TASK_ID, dataset_id=task.dataset_id, data_check=canonical_check(settings, images, labels))
+    if PROTOCOL == "holdout":
+        if len(images) != 70000:
+            raise SystemExit("the holdout protocol needs the 70,000 rows of MNIST or Fashion-MNIST")
+        DETAILS["protocol"] = "holdout (canonical 60k/10k split, not an OpenML task run)"
+        dataset = subset(task, images, labels, numpy.arange(60000), numpy.arange(60000, 70000))
+        experiment.run(settings, out_dir, platform=PLATFORM, dataset=dataset, extra=DETAILS)
+        return
+    repeats, folds, _ = task.get_split_dimensions()
+    DETAILS["protocol"] = f"{folds}-fold CV"
+    rows, per_fold = [], []
+    for fold in range(folds):
+        train, test = task.get_train_test_split_indices(fold=fold, repeat=0)
+        print(f"fold {fold + 1}/{folds}: {len(train)} train, {len(test)} test rows", flush=True)
+        fold_dir = out_dir / "folds" / f"fold-{fold}"
+        per_fold.append(experiment.run(settings, fold_dir, platform=PLATFORM, extra=DETAILS,
+                                       dataset=subset(task, images, labels, train, test)))
+        rows += fold_predictions(task, fold, fold_dir, images, labels, test)
+    summary = combine_folds(per_fold, out_dir)
+    upload(settings, task, rows, summary, out_dir)
+
+
+def fold_predictions(task, fold, fold_dir, images, labels, test):
+    """One OpenML prediction row (label and class probabilities) per test row of the fold."""
+    import keras
+
+    model = keras.models.load_model(fold_dir / "model.keras", compile=False)
+    probabilities = model.predict(images[test].astype("float32") / 255, batch_size=1000, verbose=0)
+    return [format_prediction(task, 0, fold, int(index), task.class_labels[int(row.argmax())],
+                              task.class_labels[labels[index]],
+                              proba={label: float(p) for label, p in zip(task.class_labels, row)})
+            for index, row in zip(test, probabilities)]
+
+
+def combine_folds(per_fold, out_dir):
+    """One results.json for the task run: the mean of the folds, each fold listed; fold 0's model."""
+    summary = dict(per_fold[0])
+    accuracies = [r["test"]["accuracy"] for r in per_fold]
+    summary["test"] = {"accuracy": float(numpy.mean(accuracies)), "loss": float(numpy.mean([r["test"]["loss"] for r in per_fold])),
+                       "accuracy_std": float(numpy.std(accuracies)), "measure": "mean over folds"}
+    summary["folds"] = [{"fold": k, "accuracy": r["test"]["accuracy"], "loss": r["test"]["loss"],
+                         "weights_sha256": r["weights_sha256"]} for k, r in enumerate(per_fold)]
+    summary["target"] = dict(summary["target"], verdict="pass" if summary["test"]["accuracy"] >= summary["target"]["accuracy"] else "fail")
+    elapsed = ("import", "total", "process_cpu_seconds")  # since the process started: the last fold's
+    summary["timings"] = {k: per_fold[-1]["timings"][k] if k in elapsed else round(sum(r["timings"].get(k, 0) for r in per_fold), 3)
+                          for k in per_fold[0]["timings"]}
+    summary["run_id"] = out_dir.name
+    for name in ("model.h5", "model.keras"):
+        shutil.copyfile(out_dir / "folds" / "fold-0" / name, out_dir / name)
+    core_results.write_json(out_dir / "results.json", summary)
+    return summary
+
+
+def flow_description(settings):
+    """The Keras model and its hyperparameters as an OpenML flow (published once, then reused)."""
+    import keras
+
+    parameters = {k: json.dumps(v) for k, v in settings.to_dict().items() if k not in ("dataset", "preset")}
+    return dict(
+        name=f"portability.keras.{settings.model}",
+        description=f"Keras CNN '{settings.model}' of the portability suite, trained with {settings.optimizer}.",
+        parameters=parameters,
+        parameters_meta_info={k: {"description": k.replace("_", " "), "data_type": type(v).__name__}
+                              for k, v in settings.to_dict().items() if k in parameters},
+        external_version=f"portability==0.1.0,keras=={keras.__version__}",
+        language="English", dependencies=f"keras=={keras.__version__}, tensorflow, numpy",
+        tags=["portability", "keras"])
+
+
+def upload(settings, task, rows, summary, out_dir):
+    """Publish the flow and run with an API key; always keep the run on disk for a later publish."""
+    description = flow_description(settings)
+    flow = openml.flows.OpenMLFlow(model=None, components={}, **description)
+    run = openml.runs.OpenMLRun(task_id=task.task_id, flow_id=None, dataset_id=task.dataset_id, flow=flow,
+                                parameter_settings=[{"oml:name": k, "oml:value": v} for k, v in description["parameters"].items()],
+                                data_content=rows, tags=["portability", settings.preset or "custom"])
+    run.model = "keras"  # to_filesystem wants a model object; the flow describes the real one
+    run_dir = out_dir / "openml-run"
+    run.to_filesystem(str(run_dir))
+    core_results.write_json(run_dir / "flow.json", description)
+    summary["platform"].update(openml_run_id=None, openml_pending_publish=str(run_dir.relative_to(out_dir)))
+    if not openml.config.apikey:
+        print("no OpenML API key: the run is saved in openml-run/; `portability push openml` publishes it later")
+    else:
+        try:
+            flow.publish()
+            run.flow_id = flow.flow_id
+            run.publish()
+            summary["platform"].update(openml_run_id=run.run_id, openml_url=run.openml_url,
+                                       openml_flow_id=flow.flow_id, openml_pending_publish=None)
+        except Exception as error:  # the computed run stays on disk for a later publish
+            summary["platform"]["openml_publish_error"] = f"{type(error).__name__}: {error}"
+            print(f"OpenML did not accept the run ({error}); it is saved in openml-run/: "
+                  "`portability push openml` publishes it later")
+    core_results.write_json(out_dir / "results.json", summary)

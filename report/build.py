@@ -1,0 +1,86 @@
+"""`portability report`: one data structure, rendered to report.md and report.html by two templates
+(report/templates/), so the two pages cannot say different things."""
+
+import base64
+import functools
+import pathlib
+
+from adapters.bundle import ROOT
+from report import codediff, collect, plots
+
+LEGEND = ("*executed*: ran on the platform; *emulated*: ran here in an emulation of the platform's runtime; "
+          "*packaged*: built, not run; *<state>, no result*: pushed, but no results.json came back (see "
+          "Problems). \"vs local\" and \"weights = local\" compare only runs with the local run's config and protocol.")
+CV_NOTE = ("Cross-validation rows report the mean over folds of all 70,000 rows (or the task's rows), not a "
+           "10,000-image holdout: compare them with holdout rows with care.")
+COLUMNS = [("platform", "platform", "str"), ("obtained", "how obtained", "str"), ("dataset", "dataset", "str"),
+           ("model", "model", "str"), ("epochs", "epochs", "str"), ("protocol", "protocol", "str"),
+           ("accuracy", "test accuracy", "pct"), ("target", "target", "pct"), ("verdict", "verdict", "str"),
+           ("delta", "vs local", "delta"), ("training_seconds", "training", "s"), ("hardware", "hardware", "str"),
+           ("versions", "TF / Keras", "str"), ("same_weights", "weights = local", "bool")]
+
+
+def build(out_dir=None, platforms_dir=codediff.PLATFORMS_DIR):
+    """Write report.md, report.html and the plots; return the data behind them."""
+    out_dir = pathlib.Path(out_dir or ROOT / "results")
+    data = model(platforms_dir)
+    images = plots.plots(data["rows"])
+    (out_dir / "plots").mkdir(parents=True, exist_ok=True)
+    for name, png in images.items():
+        (out_dir / "plots" / f"{name}.png").write_bytes(png)
+    data["plots"] = {name: {"file": f"plots/{name}.png", "base64": base64.b64encode(png).decode()}
+                     for name, png in images.items()}
+    (out_dir / "report.md").write_text(_template("report.md.j2").render(**data))
+    (out_dir / "report.html").write_text(_template("report.html.j2").render(**data))
+    return data
+
+
+def model(platforms_dir):
+    """Everything either page shows, computed once."""
+    found, problems = collect.collect()
+    rows, local = collect.pick_rows(found, platforms_dir)
+    diffs = [codediff.platform_diff(row["platform"], platforms_dir) for row in rows
+             if row["platform"] != "local" and codediff.generated(row["platform"], platforms_dir)
+             and codediff.generated("local", platforms_dir)]
+    for diff in diffs:
+        diff["html"] = codediff.html_side_by_side(diff)
+    return {"legend": LEGEND, "columns": [title for _, title, _ in COLUMNS], "rows": rows,
+            "cells": [table_cells(row) for row in rows], "row_classes": [_row_class(row) for row in rows],
+            "cv_note": CV_NOTE if any(r["results"] and "CV" in r["protocol"] for r in rows) else None,
+            "local": local, "problems": problems, "reproducibility": collect.reproducibility(found),
+            "drift": collect.drift(rows, local), "diffs": diffs, "groups": codediff.GROUPS}
+
+
+def _fmt(value, kind):
+    if value is None:
+        return "–"
+    return {"pct": lambda v: f"{v:.2%}", "delta": lambda v: f"{v * 100:+.2f} pt", "s": lambda v: f"{v:.1f} s",
+            "bool": lambda v: "yes" if v else "no"}.get(kind, str)(value)
+
+
+def table_cells(row):
+    if row["results"] is None:
+        return [row["platform"], row["obtained"]] + ["–"] * (len(COLUMNS) - 2)
+    cells = [_fmt(row[key], kind) for key, _, kind in COLUMNS]
+    cells[8] = row["verdict"].upper()
+    return cells
+
+
+def _row_class(row):
+    if row["results"]:
+        return row["verdict"]
+    return row["obtained"].replace(" ", "-") if row["obtained"] in ("packaged", "not built") else "no-result"
+
+
+def failing_rows(data):
+    return [row for row in data["rows"] if row["results"] and row["verdict"] == "fail"]
+
+
+@functools.cache
+def _template(name):
+    import jinja2
+
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(pathlib.Path(__file__).parent / "templates"),
+                                     autoescape=jinja2.select_autoescape(["html.j2"]), keep_trailing_newline=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return environment.get_template(name)
