@@ -6,16 +6,19 @@ import importlib
 
 from core.errors import UsageError
 
-Platform = collections.namedtuple("Platform", "module cls sdk pip")
+Platform = collections.namedtuple("Platform", "module cls sdk pip credentials")
 
-# name -> where its adapter is, the SDK module it drives, and what to pip install for that SDK
+# name -> where its adapter is, the SDK module it drives, what to pip install for that SDK, and where
+# its credentials live (variables, and files or folders: ~ is the home folder, $VAR a variable's path)
 REGISTRY = {
-    "local": Platform("adapters.local", "LocalAdapter", None, None),
-    "docker": Platform("adapters.docker", "DockerAdapter", None, None),
-    "kaggle": Platform("adapters.kaggle", "KaggleAdapter", "kaggle", "kaggle six"),
-    "codalab": Platform("adapters.codalab", "CodaLabAdapter", None, None),
-    "comet": Platform("adapters.comet", "CometAdapter", "comet_ml", "comet-ml"),
-    "openml": Platform("adapters.openml", "OpenMLAdapter", "openml", "openml"),
+    "local": Platform("adapters.local", "LocalAdapter", None, None, ()),
+    "docker": Platform("adapters.docker", "DockerAdapter", None, None, ("~/.docker/config.json",)),
+    "kaggle": Platform("adapters.kaggle", "KaggleAdapter", "kaggle", "kaggle six",
+                       ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "$KAGGLE_CONFIG_DIR", "~/.kaggle")),
+    "codalab": Platform("adapters.codalab", "CodaLabAdapter", None, None,
+                        ("CODALAB_USERNAME", "CODALAB_PASSWORD", "$CODALAB_HOME", "~/.codalab")),
+    "comet": Platform("adapters.comet", "CometAdapter", "comet_ml", "comet-ml", ("COMET_API_KEY", "~/.comet.config")),
+    "openml": Platform("adapters.openml", "OpenMLAdapter", "openml", "openml", ("OPENML_APIKEY", "~/.config/openml")),
 }
 
 
@@ -29,6 +32,25 @@ def get(name):
         raise UsageError(f"unknown platform {name!r}: valid platforms are {', '.join(REGISTRY)}")
     entry = REGISTRY[name]
     return getattr(importlib.import_module(entry.module), entry.cls)()
+
+
+def credential_files(names=None):
+    """The existing credential files and folders of the named platforms (default: all)."""
+    import os
+    import pathlib
+
+    found = []
+    for name in names or REGISTRY:
+        for entry in REGISTRY[name].credentials:
+            if entry.startswith("$"):
+                entry = os.environ.get(entry[1:], "")
+            elif entry.startswith("~"):
+                entry = os.path.expanduser(entry)
+            else:
+                continue  # a variable: cleared with the environment
+            if entry and pathlib.Path(entry).exists():
+                found.append(pathlib.Path(entry).resolve())
+    return sorted(set(found))
 
 
 def install_hint(name):

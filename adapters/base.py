@@ -61,6 +61,9 @@ class Adapter(abc.ABC):
     user_data_at = None  # where the platform sees a user's data file (a path prefix); None: its path here
     emulation_paths = {}  # platform path -> "data" | "output" | "tmp", for the default sandbox
     helper_groups = {}  # shim helper function -> its group in the code diff (the hooks' groups are known)
+    emulation_variables = ()  # prefixes of host variables the platform gives its runs (its own settings)
+    runs_with_own_credentials = False  # computes here with the user's credentials (a tracker), not remotely
+    for_repository = False  # rendering the committed platforms/ files: no user's name or settings in them
 
     # what is missing ---------------------------------------------------------------------------
     def check(self):
@@ -165,8 +168,8 @@ class Adapter(abc.ABC):
         """The platform's runtime for the bundle in run_dir/bundle, as an emulation.Sandbox."""
         output = run_dir / "work" / "output"
         box = emulation.Sandbox(argv=[sys.executable, run_dir / "bundle" / self.entry_path()],
-                                cwd=str(run_dir / "work"), network=self.network,
-                                env={"PORTABILITY_OBTAINED": "emulated"})
+                                cwd=str(run_dir / "work"), network=self.network, hidden=self.hidden_credentials(),
+                                env={**emulation.environment(self.emulation_variables), "PORTABILITY_OBTAINED": "emulated"})
         for path, kind in self.emulation_paths.items():
             if kind == "output":
                 box.binds.append((output, path, False))
@@ -175,6 +178,12 @@ class Adapter(abc.ABC):
             elif kind == "tmp":
                 box.scratch.append(path)
         return box
+
+    def hidden_credentials(self):
+        """Every platform's credential files, hidden from an emulated run (but the platform's own, where
+        it computes here with them)."""
+        others = [name for name in adapters.names() if not (name == self.name and self.runs_with_own_credentials)]
+        return adapters.credential_files(others)
 
     def emulate(self, handle, run_dir, data_dir):
         """Run the bundle, unmodified, in the emulated runtime; blocks; the exit code."""

@@ -4,6 +4,7 @@ status, pull). This is the installed console entry point."""
 import pathlib
 import shutil
 import sys
+import tempfile
 
 import adapters
 from adapters import bundle, runs, store
@@ -40,13 +41,14 @@ def _settings(args):
 
 def command_package(args):
     names = adapters.names() if args.all else [args.platform]
-    if not args.all and args.platform is None:
-        raise UsageError(f"name a platform ({', '.join(adapters.names())}) or pass --all")
+    if bool(args.all) == bool(args.platform):
+        raise UsageError(f"name a platform ({', '.join(adapters.names())}) or pass --all, not both")
     settings = _settings(args)
     for name in names:
         adapter = adapters.get(name)
         if args.out:
             target = pathlib.Path(args.out) / name if args.all else pathlib.Path(args.out)
+            refuse_foreign_files(adapter, settings, target, args.force)
             digest = adapter.package(settings, target)
             print(f"{name}: bundle in {target} (hash {digest[:12]})")
         else:
@@ -56,10 +58,28 @@ def command_package(args):
     return 0
 
 
+def refuse_foreign_files(adapter, settings, target, force):
+    """A bundle folder is replaced whole: refuse one that holds anything else, unless --force."""
+    if not target.exists() or force:
+        return
+    if not target.is_dir():
+        raise UsageError(f"{target} is a file: name a folder for the bundle")
+    with tempfile.TemporaryDirectory() as tmp:
+        adapter.package(settings, pathlib.Path(tmp) / "b")
+        expected = {str(p.relative_to(pathlib.Path(tmp) / "b")) for p in (pathlib.Path(tmp) / "b").rglob("*")}
+    foreign = sorted(str(p.relative_to(target)) for p in target.rglob("*") if str(p.relative_to(target)) not in expected)
+    if foreign:
+        raise UsageError(f"{target} holds files that are not part of a {adapter.name} bundle ({', '.join(foreign[:5])}"
+                         f"{', ...' if len(foreign) > 5 else ''}): packaging would remove them. Choose an empty "
+                         "folder, or pass --force to replace it")
+
+
 def write_generated(adapter, settings, target):
-    """platforms/<name>/: exactly the generated files of the bundle (the core is copied at push)."""
+    """platforms/<name>/: exactly the generated files of the bundle (the core is copied at push); no
+    user's name or settings, whatever the environment."""
     if target.exists():
         shutil.rmtree(target)
+    adapter.for_repository = True
     bundle.write(target, adapter.render(settings))
 
 
@@ -137,8 +157,8 @@ def _finish(handle, run_dir, wait, timeout=3600):
 
 
 def command_status(args):
-    selected = [store.resolve(args.run)] if args.run else store.all_runs()
-    if not selected:
+    selected, damaged = ([store.resolve(args.run)], []) if args.run else store.scan()
+    if not selected and not damaged:
         print(f"no runs yet in {store.runs_root()}")
     for handle, run_dir in selected:
         try:
@@ -148,6 +168,8 @@ def command_status(args):
         except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
             state = f"unknown (unreadable run folder: {type(error).__name__}: {error})"
         print(f"{handle.platform + '/' + handle.run_id:<60} {handle.mode:<9} {state}")
+    for run_dir, problem in damaged:
+        say(f"problem: {run_dir.parent.name}/{run_dir.name}: {problem}")
     return 0
 
 
@@ -246,6 +268,7 @@ def add_platform_commands(commands, platforms):
     package.add_argument("platform", nargs="?", choices=platforms)
     package.add_argument("--all", action="store_true", help="every platform")
     package.add_argument("--out", help="write the whole bundle here (default: the generated files to platforms/<name>/)")
+    package.add_argument("--force", action="store_true", help="replace --out even if it holds other files")
     core_cli.add_config_options(package)
     package.set_defaults(handler=command_package)
 

@@ -225,7 +225,9 @@ class CodaLabAdapter(Adapter):
         uuid = "0x" + json.loads((run_dir / "handle.json").read_text())["bundle_hash"][:32]
         home = f"/{uuid}"
         box = emulation.Sandbox(argv=[sys.executable, "code/experiment.py"], cwd=home, network=self.network,
-                                env={"HOME": home, "CODALAB": "true", "PORTABILITY_OBTAINED": "emulated"})
+                                hidden=self.hidden_credentials(),
+                                env={**emulation.environment(), "HOME": home, "CODALAB": "true",
+                                     "PORTABILITY_OBTAINED": "emulated"})
         box.binds += [(run_dir / "work" / "output", home, False),
                       (run_dir / "bundle" / "code", f"/bundles/{uuid}-code", True)]
         box.links.append((f"/bundles/{uuid}-code", f"{home}/code"))

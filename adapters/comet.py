@@ -26,6 +26,8 @@ def pending_zips(run_dir):
 
 class CometAdapter(LocalAdapter):
     name = "comet"
+    emulation_variables = ("COMET_",)
+    runs_with_own_credentials = True
     kept_folder = "comet-offline"  # the offline zip, until `portability push comet` uploads it
     helper_groups = {"start_comet": "result upload", "EpochMetrics": "result upload"}
 

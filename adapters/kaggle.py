@@ -15,7 +15,7 @@ import tempfile
 
 import adapters
 from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError
-from core import config as configuration, datasets
+from core import config as configuration, datasets, redact
 from core.errors import UsageError
 
 PUBLIC_DATASETS = {"mnist": "oddrationale/mnist-in-csv", "fashion-mnist": "zalando-research/fashionmnist"}
@@ -40,6 +40,7 @@ def credentials():
     try:
         values = json.loads((folder / "kaggle.json").read_text())
         if values.get("username") and values.get("key"):
+            redact.add_secret(values["key"])
             return values["username"], str(folder / "kaggle.json")
     except (OSError, ValueError):
         pass
@@ -66,6 +67,8 @@ class KaggleAdapter(Adapter):
 
     # package ------------------------------------------------------------------------------
     def kernel_id(self, settings):
+        if self.for_repository:
+            return f"{PLACEHOLDER_OWNER}/{slugify(self.title(settings))}"
         if os.environ.get("PORTABILITY_KAGGLE_KERNEL"):
             return os.environ["PORTABILITY_KAGGLE_KERNEL"]
         owner = credentials()[0] or PLACEHOLDER_OWNER

@@ -41,6 +41,8 @@ def configure():
 
 class OpenMLAdapter(LocalAdapter):
     name = "openml"
+    emulation_variables = ("OPENML_",)
+    runs_with_own_credentials = True
     kept_folder = "openml-run"  # the run as OpenML files, until it is published
     helper_groups = {"load_task": "data access", "canonical_check": "data access", "subset": "data access",
                      "fold_predictions": "result upload", "combine_folds": "result upload",

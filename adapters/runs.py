@@ -132,7 +132,7 @@ def pull(handle, run_dir):
     if state not in TERMINAL and state != "pulled":
         raise UserError(f"{handle.platform} run {handle.run_id} is {state}; pull it once it has finished")
     if handle.details.get("via") == IN_PROCESS:
-        return _checked(run_dir, results_file.read_json(run_dir / "results.json"))
+        return _checked(run_dir, _read_results(run_dir / "results.json"))
     _remove_stale_staging(run_dir)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".pull-{os.getpid()}-", dir=run_dir))
     try:
@@ -146,7 +146,11 @@ def pull(handle, run_dir):
             record_status(run_dir, "failed", "the run produced no results.json")
             raise PlatformError(f"{handle.platform} run {handle.run_id} ended {state} without a results.json"
                                 + _log_tail(run_dir))
-        results = results_file.read_json(staging / "results.json")
+        results = _read_results(staging / "results.json")
+        if not isinstance(results, dict) or not isinstance(results.get("platform"), dict):
+            record_status(run_dir, "failed", "its results.json is not a results file")
+            raise PlatformError(f"{handle.platform} run {handle.run_id}: its results.json is not a results file "
+                                f"({'; '.join(results_file.problems(results))})")
         results["platform"].update(name=handle.platform, obtained=handle.mode, run_store_id=handle.run_id)
         results_file.write_json(staging / "results.json", results)
         for name in OUTPUT_FILES:
@@ -163,6 +167,14 @@ def _remove_stale_staging(run_dir):
         pid = folder.name.split("-")[1]
         if not (pid.isdigit() and _alive(int(pid))):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_results(path):
+    try:
+        return results_file.read_json(path)
+    except (OSError, ValueError) as error:
+        raise PlatformError(f"{path.parent.name}: results.json unreadable ({error}); the run's other files "
+                            "are kept: rerun it, or delete its folder") from None
 
 
 def _checked(run_dir, results):

@@ -57,7 +57,12 @@ def new_run_dir(platform, run_id, root=None):
 
 
 def read_handle(run_dir):
-    return Handle.from_json((pathlib.Path(run_dir) / "handle.json").read_text())
+    path = pathlib.Path(run_dir) / "handle.json"
+    try:
+        return Handle.from_json(path.read_text())
+    except (ValueError, TypeError) as error:
+        raise UserError(f"{path} is damaged ({type(error).__name__}): this run cannot be followed; "
+                        "delete its folder if it is of no use") from None
 
 
 def write_handle(run_dir, handle):
@@ -66,7 +71,16 @@ def write_handle(run_dir, handle):
 
 def status_history(run_dir):
     path = pathlib.Path(run_dir) / "status.json"
-    return results_file.read_json(path) if path.is_file() else []
+    if not path.is_file():
+        return []
+    try:
+        history = results_file.read_json(path)
+        if not isinstance(history, list) or not all(isinstance(entry, dict) and "state" in entry for entry in history):
+            raise ValueError("not a list of states")
+        return history
+    except ValueError as error:
+        raise UserError(f"{path} is damaged ({error}): delete it and run `portability status` again to "
+                        "ask the platform afresh") from None
 
 
 def record_status(run_dir, state, detail=None):
@@ -85,13 +99,21 @@ def last_state(run_dir):
 
 def all_runs(platform=None):
     """(handle, run_dir) for every run in the store with a readable handle, oldest first."""
-    found = []
-    for path in sorted(runs_root().glob(f"{platform or '*'}/*/handle.json")):
+    return scan(platform)[0]
+
+
+def scan(platform=None):
+    """(readable runs as (handle, run_dir), problems as (run_dir, message)) of the whole store."""
+    found, problems = [], []
+    for folder in sorted(path for path in runs_root().glob(f"{platform or '*'}/*") if path.is_dir()):
+        if not (folder / "handle.json").is_file():
+            problems.append((folder, "no handle.json: not a run this tool made, or one cut short while starting"))
+            continue
         try:
-            found.append((read_handle(path.parent), path.parent))
-        except (ValueError, TypeError, OSError):
-            continue  # a damaged handle is shown by `status`, not fatal here
-    return found
+            found.append((read_handle(folder), folder))
+        except (UserError, OSError) as error:
+            problems.append((folder, str(error)))
+    return found, problems
 
 
 def resolve(reference):
@@ -108,6 +130,9 @@ def resolve(reference):
 def find_pushed(platform, bundle, mode):
     """The latest run of this bundle that did not fail, to avoid pushing it twice."""
     for handle, run_dir in reversed(all_runs(platform)):
-        if handle.bundle_hash == bundle and handle.mode == mode and last_state(run_dir) not in ("failed", "cancelled"):
-            return handle, run_dir
+        try:
+            if handle.bundle_hash == bundle and handle.mode == mode and last_state(run_dir) not in ("failed", "cancelled"):
+                return handle, run_dir
+        except UserError:
+            continue  # a damaged status: not a run to resume
     return None

@@ -12,7 +12,7 @@ import re
 import sys
 import threading
 
-from core import config as configuration
+from core import config as configuration, redact
 from core.errors import UsageError, UserError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def quiet_tensorflow(verbose=False):
 
 
 def say(*parts):
-    print(*parts, file=sys.stderr, flush=True)
+    print(*(redact.redact(str(part)) for part in parts), file=sys.stderr, flush=True)
 
 
 def add_config_options(parser):
@@ -228,6 +228,16 @@ def command_verify(args):
     return 0 if all(ok for _, ok, _ in rows) else 1
 
 
+def _tolerance(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a difference of accuracy between 0 and 1")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="portability", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -257,22 +267,37 @@ def build_parser():
     verify = commands.add_parser("verify", help="compare a run with the committed reference result")
     verify.add_argument("run_dir", metavar="RUN_DIR")
     verify.add_argument("--reference", help="a reference results.json (default: the preset's, under results/reference/)")
-    verify.add_argument("--tolerance", type=float, default=TOLERANCE, help="allowed test accuracy difference (default %(default)s)")
+    verify.add_argument("--tolerance", type=_tolerance, default=TOLERANCE,
+                        help="allowed test accuracy difference, 0 to 1 (default %(default)s)")
     verify.set_defaults(handler=command_verify)
     return parser
 
 
 def main(argv=None, parser=None):
     parser = parser or build_parser()
+    for each in _parsers(parser):
+        each.allow_abbrev = False  # `--epoch 1` must not be taken as --epochs
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
     except UserError as error:
         say(f"error: {error}")
         return error.exit_code
+    except OSError as error:  # a path that cannot be read or written: the user's to fix
+        where = f"{error.filename}: " if error.filename else ""
+        say(f"error: {where}{error.strerror or error}; check that the path exists and can be written")
+        return 1
     except KeyboardInterrupt:
-        say("interrupted")
+        say("interrupted: nothing incomplete is kept as a result; `portability status` lists the run")
         return 130
+
+
+def _parsers(parser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _parsers(child)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import pathlib
 import typing
 
@@ -72,18 +73,24 @@ def _cast(name, value):
     if value is None:
         return None
     value_type = (typing.get_args(FIELDS[name].type) or (FIELDS[name].type,))[0]
+    if isinstance(value, bool) or (value_type is str and not isinstance(value, str)) \
+            or (value_type is not str and not isinstance(value, (int, float, str))):
+        raise UsageError(f"config value {name}={value!r} is not a valid {value_type.__name__}")
     if value_type is int and isinstance(value, float) and not value.is_integer():
         raise UsageError(f"config value {name}={value!r} is not a whole number")
     try:
-        return value_type(value)
-    except (TypeError, ValueError):
+        cast = value_type(value)
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"config value {name}={value!r} is not a valid {value_type.__name__}") from None
+    if value_type is float and not math.isfinite(cast):
+        raise UsageError(f"config value {name}={value!r} is not a finite number")
+    return cast
 
 
 def validate(config):
     """Check values that need no TensorFlow; raise UsageError naming the valid choices."""
     is_builtin = config.dataset in BUILTIN_DATASETS
-    if not is_builtin and not pathlib.Path(config.dataset).exists():
+    if not is_builtin and not _exists(config.dataset):
         raise UsageError(
             f"unknown dataset {config.dataset!r}: use one of {', '.join(BUILTIN_DATASETS)} "
             "or the path of your own data set (CSV, IDX folder, .npz or image folder)"
@@ -95,8 +102,16 @@ def validate(config):
             raise UsageError(f"{name} must be >= 0, got {getattr(config, name)}")
     if config.batch_size < 1:
         raise UsageError(f"batch_size must be >= 1, got {config.batch_size}")
-    if config.learning_rate <= 0:
+    if not config.learning_rate > 0:
         raise UsageError(f"learning_rate must be > 0, got {config.learning_rate}")
+    if not 0 <= config.seed < 2**32:
+        raise UsageError(f"seed must be in 0..{2**32 - 1} (numpy's range), got {config.seed}")
+    if config.max_train_samples is not None and config.max_train_samples < 1:
+        raise UsageError(f"max_train_samples must be >= 1 (or unset for all), got {config.max_train_samples}")
+    if config.target_accuracy is not None and not 0 < config.target_accuracy <= 1:
+        raise UsageError(f"target_accuracy is a fraction in (0, 1], got {config.target_accuracy}")
+    if not config.optimizer or not config.optimizer.replace("_", "").isalnum():
+        raise UsageError(f"optimizer must be a Keras optimizer name such as adam or rmsprop, got {config.optimizer!r}")
     for name in ("validation_split", "test_split"):
         if not 0 <= getattr(config, name) < 1:
             raise UsageError(f"{name} must be in [0, 1), got {getattr(config, name)}")
@@ -105,12 +120,21 @@ def validate(config):
     return config
 
 
+def _exists(path):
+    try:
+        return bool(path) and pathlib.Path(path).exists()
+    except (OSError, ValueError):  # a name the file system cannot hold
+        return False
+
+
 def read_config_file(path):
     path = pathlib.Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise UsageError(f"cannot read config file {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"config file {path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -129,7 +153,7 @@ def build_config(preset=None, config_file=None, overrides=None):
     """Preset, then config file, then command-line overrides; each layer wins over the one before."""
     values = {}
     if preset is not None:
-        if preset not in PRESETS:
+        if not isinstance(preset, str) or preset not in PRESETS:
             raise UsageError(f"unknown preset {preset!r}: valid presets are {', '.join(PRESETS)}")
         values.update({k: v for k, v in PRESETS[preset].items() if k != "description"})
         values["preset"] = preset
@@ -137,6 +161,10 @@ def build_config(preset=None, config_file=None, overrides=None):
         file_values = read_config_file(config_file)
         if "preset" in file_values and preset is None:
             return build_config(file_values.pop("preset"), None, {**file_values, **(overrides or {})})
+        if file_values.get("preset") not in (None, preset):
+            raise UsageError(f"config file {config_file} names preset {file_values['preset']!r} but --preset is "
+                             f"{preset!r}: drop one of them")
+        file_values.pop("preset", None)
         values.update(file_values)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = sorted(set(values) - set(FIELDS))

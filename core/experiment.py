@@ -186,7 +186,10 @@ def describe_data(data):
 def build_model(keras, config, data, optimizer, log):
     from core import models
 
-    model = models.build(config.model, data.dataset.input_shape, data.dataset.num_classes)
+    try:
+        model = models.build(config.model, data.dataset.input_shape, data.dataset.num_classes)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
     log(f"model: {config.model}, {model.count_params():,} parameters; optimizer {config.optimizer}, "
         f"learning rate {config.learning_rate}, batch {config.batch_size}, seed {config.seed}")

@@ -91,5 +91,14 @@ MODELS = {
 }
 
 
+# the smallest image side each model takes: its valid 3x3 convolutions and 2x2 poolings must leave >= 1 pixel
+MIN_SIDE = {"reference": 10, "1-layer": 4, "2-layer": 8, "3-layer": 12, "vgg": 4}
+
+
 def build(name, input_shape, num_classes):
+    side = min(input_shape[:2])
+    if side < MIN_SIDE[name]:
+        fitting = [model for model, needed in MIN_SIDE.items() if side >= needed]
+        raise ValueError(f"{input_shape[0]}x{input_shape[1]} images are too small for the {name} model (it needs "
+                         f"{MIN_SIDE[name]}x{MIN_SIDE[name]} or more); models that fit: {', '.join(fitting) or 'none'}")
     return MODELS[name](input_shape, num_classes)

@@ -4,6 +4,9 @@ import json
 import math
 import os
 import pathlib
+import tempfile
+
+from core import redact
 
 SCHEMA_VERSION = 1
 OBTAINED = ("executed", "emulated", "packaged")
@@ -25,15 +28,13 @@ REQUIRED = {
 
 def write_json(path, data):
     """Write strict JSON atomically: a crash leaves the old file or the new one, never half of one, and
-    two writers never share a partial file. NaN and infinities become null."""
-    import tempfile
-
+    two writers never share a partial file. NaN and infinities become null; credentials are redacted."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
         with os.fdopen(descriptor, "w") as handle:
-            json.dump(_finite(data), handle, indent=2, sort_keys=True, allow_nan=False)
+            json.dump(redact.redact_data(_finite(data)), handle, indent=2, sort_keys=True, allow_nan=False)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -79,4 +80,6 @@ def problems(results):
         found.append("test.accuracy is not a number in [0, 1]")
     if results["target"].get("verdict") not in ("pass", "fail"):
         found.append("target.verdict must be pass or fail")
+    if isinstance(results.get("artifacts"), dict) and results["artifacts"].get("status") == "saving":
+        found.append("the run stopped while saving its model (artifacts.status is still saving): not a complete result")
     return found

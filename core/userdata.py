@@ -7,6 +7,7 @@ gets a seeded hold-out split (`test_split`), recorded in the results.
 import hashlib
 import math
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -38,7 +39,11 @@ def _image_shape(num_pixels, path):
 def read_csv(path):
     """Kaggle-style CSV: a `label` column (or the first column) and pixel columns; header optional."""
     path = pathlib.Path(path)
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text (byte {error.start}); save it as a UTF-8 CSV") from None
+    lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise DataError(f"{path}: the file is empty")
     first = [cell.strip() for cell in lines[0].split(",")]
@@ -61,11 +66,13 @@ def read_csv(path):
     if not values:
         raise DataError(f"{path}: no data rows")
     table = np.asarray(values)
+    if table.shape[1] < 2:
+        raise DataError(f"{path}: one column only; each row needs a label and the image's pixel values")
     labels = _labels(table[:, label_column], path)
     pixels = np.delete(table, label_column, axis=1)
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise DataError(f"{path}: pixel values must lie in 0..255")
-    return pixels.astype(np.uint8).reshape((-1, *_image_shape(pixels.shape[1], path))), labels
+    if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{path}: pixel values must be numbers in 0..255 (found NaN, infinite or out-of-range values)")
+    return pixels.round().astype(np.uint8).reshape((-1, *_image_shape(pixels.shape[1], path))), labels
 
 
 def _is_number(text):
@@ -78,11 +85,51 @@ def _is_number(text):
 
 def _labels(column, path):
     column = np.asarray(column)
-    if not np.all(np.equal(np.mod(column, 1), 0)):
+    if column.ndim == 2 and column.shape[1] > 1:
+        raise DataError(f"{path}: the labels look one-hot ({column.shape[1]} columns); give one class index per "
+                        "image instead (numpy.argmax(labels, axis=1))")
+    column = column.reshape(-1) if column.ndim == 2 else column
+    if column.ndim != 1 or column.size == 0:
+        raise DataError(f"{path}: labels must be one class index per image, got an array of shape {column.shape}")
+    if not np.issubdtype(column.dtype, np.number) or np.issubdtype(column.dtype, np.complexfloating):
+        raise DataError(f"{path}: labels must be numbers (class indices from 0), got {column.dtype}")
+    if not np.all(np.isfinite(column)) or not np.all(np.equal(np.mod(column, 1), 0)):
         raise DataError(f"{path}: labels must be whole numbers (class indices from 0)")
     if column.min() < 0:
         raise DataError(f"{path}: label {int(column.min())} is out of range; labels are class indices from 0")
     return column.astype(np.int64)
+
+
+def _pixels(x, path, split):
+    """Images as uint8 0..255, from uint8, from whole numbers 0..255, or from floats in [0, 1]."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating) or x.ndim not in (3, 4):
+        raise DataError(f"{path}: x_{split} must be images (N, height, width[, channels]) of numbers, "
+                        f"got {x.dtype} of shape {x.shape}")
+    if x.dtype == np.uint8:
+        return x[..., np.newaxis] if x.ndim == 3 else x
+    if x.size and not np.all(np.isfinite(x)):
+        raise DataError(f"{path}: x_{split} holds NaN or infinite pixel values")
+    low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if low < 0 or high > 255:
+        raise DataError(f"{path}: x_{split} pixel values run from {low:g} to {high:g}; they must lie in 0..255 "
+                        "(or 0..1 for floats)")
+    if np.issubdtype(x.dtype, np.floating) and high <= 1.0:
+        x = x * 255
+    x = x.round().astype(np.uint8)
+    return x[..., np.newaxis] if x.ndim == 3 else x
+
+
+def _check_classes(y_train, path):
+    """Labels are class indices 0..K-1 and every class has training images (one stray 999 would
+    otherwise make a 1000-class model)."""
+    present = np.unique(y_train)
+    missing = sorted(set(range(int(present.max()) + 1)) - set(present.tolist()))
+    if missing:
+        raise DataError(f"{path}: labels must be class indices 0..K-1 with every class in the training set; "
+                        f"{len(present)} classes are present but the largest label is {int(present.max())} "
+                        f"(no training images of class {', '.join(map(str, missing[:5]))}"
+                        f"{', ...' if len(missing) > 5 else ''})")
 
 
 def read_idx_folder(folder):
@@ -128,8 +175,10 @@ def read_image_folder(folder):
             labels.append(index)
             files[f"{class_dir.name}/{path.name}"] = sha256_file(path)
     shapes = {image.shape for image in images}
+    if len({shape[:2] for shape in shapes}) > 1:
+        raise DataError(f"{folder}: images differ in size ({sorted(shapes)[:3]}); resize them to one size")
     if len(shapes) != 1:
-        raise DataError(f"{folder}: images differ in size or channels ({sorted(shapes)[:3]}); resize them to one size")
+        raise DataError(f"{folder}: grayscale and color images are mixed; convert them all to grayscale or all to RGB")
     x = np.stack(images)
     if x.ndim == 3:
         x = x[..., np.newaxis]
@@ -150,6 +199,9 @@ def load(path, test_split=0.2, seed=42):
         raise DataError(f"{path}: not a data set this tool reads; use {FORMATS}")
     x_train, y_train, x_test, y_test, files, class_names, held_out = reader(path, test_split, seed)
     source = f"user:{path}" + (f" (test = seeded {test_split:.0%} hold-out)" if held_out else "")
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if len(x) != len(y):
+            raise DataError(f"{path}: {len(x)} {split} images but {len(y)} {split} labels; they must pair up")
     if len(x_train) == 0 or len(x_test) == 0:
         raise DataError(f"{path}: too few images for a train and a test set ({len(x_train)} and {len(x_test)})")
     if x_train.shape[1:] != x_test.shape[1:]:
@@ -160,6 +212,7 @@ def load(path, test_split=0.2, seed=42):
                         f"only go up to {num_classes - 1}")
     if num_classes < 2:
         raise DataError(f"{path}: the training labels hold a single class; a classifier needs at least two")
+    _check_classes(y_train, path)
     return datasets.Dataset(
         name=path.name, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, source=source,
         files=files, canonical=False, num_classes=num_classes, class_names=class_names)
@@ -179,21 +232,15 @@ def _reader(path):
 
 def _load_npz(path, test_split, seed):
     try:
-        with np.load(path) as archive:
+        with np.load(path, allow_pickle=False) as archive:
             missing = {"x_train", "y_train", "x_test", "y_test"} - set(archive.files)
             if missing:
                 raise DataError(f"{path}: missing arrays {', '.join(sorted(missing))}; a .npz needs "
                                 "x_train, y_train, x_test and y_test")
-            x_train, x_test = archive["x_train"], archive["x_test"]
+            x_train, x_test = _pixels(archive["x_train"], path, "train"), _pixels(archive["x_test"], path, "test")
             y_train, y_test = _labels(archive["y_train"], path), _labels(archive["y_test"], path)
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npz file ({error})") from None
-    if x_train.ndim == 3:
-        x_train, x_test = x_train[..., np.newaxis], x_test[..., np.newaxis]
-    if x_train.dtype != np.uint8:
-        if x_train.max() <= 1.0:
-            x_train, x_test = x_train * 255, x_test * 255
-        x_train, x_test = x_train.round().astype(np.uint8), x_test.round().astype(np.uint8)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
     return x_train, y_train, x_test, y_test, {path.name: sha256_file(path)}, None, False
 
 

@@ -11,7 +11,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from core import config, experiment  # noqa: E402
+from core import config, experiment, redact  # noqa: E402
 import shim  # noqa: E402
 
 
@@ -56,6 +56,7 @@ def hook(name):
 
 
 def main():
+    redact.protect_streams()  # no credential reaches the platform's log
     values = json.loads((HERE / "config.json").read_text())
     settings = config.config_from_dict(hook("prepare_config")(values))
     out_dir = hook("output_folder")()

@@ -41,7 +41,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from core import config, experiment  # noqa: E402
+from core import config, experiment, redact  # noqa: E402
 import shim  # noqa: E402
 
 
@@ -86,6 +86,7 @@ def hook(name):
 
 
 def main():
+    redact.protect_streams()  # no credential reaches the platform's log
     values = json.loads((HERE / "config.json").read_text())
     settings = config.config_from_dict(hook("prepare_config")(values))
     out_dir = hook("output_folder")()
@@ -229,6 +230,7 @@ BUNDLE['core/config.py'] = r'''"""Experiment configuration, presets and config f
 
 import dataclasses
 import json
+import math
 import pathlib
 import typing
 
@@ -299,18 +301,24 @@ def _cast(name, value):
     if value is None:
         return None
     value_type = (typing.get_args(FIELDS[name].type) or (FIELDS[name].type,))[0]
+    if isinstance(value, bool) or (value_type is str and not isinstance(value, str)) \
+            or (value_type is not str and not isinstance(value, (int, float, str))):
+        raise UsageError(f"config value {name}={value!r} is not a valid {value_type.__name__}")
     if value_type is int and isinstance(value, float) and not value.is_integer():
         raise UsageError(f"config value {name}={value!r} is not a whole number")
     try:
-        return value_type(value)
-    except (TypeError, ValueError):
+        cast = value_type(value)
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"config value {name}={value!r} is not a valid {value_type.__name__}") from None
+    if value_type is float and not math.isfinite(cast):
+        raise UsageError(f"config value {name}={value!r} is not a finite number")
+    return cast
 
 
 def validate(config):
     """Check values that need no TensorFlow; raise UsageError naming the valid choices."""
     is_builtin = config.dataset in BUILTIN_DATASETS
-    if not is_builtin and not pathlib.Path(config.dataset).exists():
+    if not is_builtin and not _exists(config.dataset):
         raise UsageError(
             f"unknown dataset {config.dataset!r}: use one of {', '.join(BUILTIN_DATASETS)} "
             "or the path of your own data set (CSV, IDX folder, .npz or image folder)"
@@ -322,8 +330,16 @@ def validate(config):
             raise UsageError(f"{name} must be >= 0, got {getattr(config, name)}")
     if config.batch_size < 1:
         raise UsageError(f"batch_size must be >= 1, got {config.batch_size}")
-    if config.learning_rate <= 0:
+    if not config.learning_rate > 0:
         raise UsageError(f"learning_rate must be > 0, got {config.learning_rate}")
+    if not 0 <= config.seed < 2**32:
+        raise UsageError(f"seed must be in 0..{2**32 - 1} (numpy's range), got {config.seed}")
+    if config.max_train_samples is not None and config.max_train_samples < 1:
+        raise UsageError(f"max_train_samples must be >= 1 (or unset for all), got {config.max_train_samples}")
+    if config.target_accuracy is not None and not 0 < config.target_accuracy <= 1:
+        raise UsageError(f"target_accuracy is a fraction in (0, 1], got {config.target_accuracy}")
+    if not config.optimizer or not config.optimizer.replace("_", "").isalnum():
+        raise UsageError(f"optimizer must be a Keras optimizer name such as adam or rmsprop, got {config.optimizer!r}")
     for name in ("validation_split", "test_split"):
         if not 0 <= getattr(config, name) < 1:
             raise UsageError(f"{name} must be in [0, 1), got {getattr(config, name)}")
@@ -332,12 +348,21 @@ def validate(config):
     return config
 
 
+def _exists(path):
+    try:
+        return bool(path) and pathlib.Path(path).exists()
+    except (OSError, ValueError):  # a name the file system cannot hold
+        return False
+
+
 def read_config_file(path):
     path = pathlib.Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise UsageError(f"cannot read config file {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"config file {path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -356,7 +381,7 @@ def build_config(preset=None, config_file=None, overrides=None):
     """Preset, then config file, then command-line overrides; each layer wins over the one before."""
     values = {}
     if preset is not None:
-        if preset not in PRESETS:
+        if not isinstance(preset, str) or preset not in PRESETS:
             raise UsageError(f"unknown preset {preset!r}: valid presets are {', '.join(PRESETS)}")
         values.update({k: v for k, v in PRESETS[preset].items() if k != "description"})
         values["preset"] = preset
@@ -364,6 +389,10 @@ def build_config(preset=None, config_file=None, overrides=None):
         file_values = read_config_file(config_file)
         if "preset" in file_values and preset is None:
             return build_config(file_values.pop("preset"), None, {**file_values, **(overrides or {})})
+        if file_values.get("preset") not in (None, preset):
+            raise UsageError(f"config file {config_file} names preset {file_values['preset']!r} but --preset is "
+                             f"{preset!r}: drop one of them")
+        file_values.pop("preset", None)
         values.update(file_values)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = sorted(set(values) - set(FIELDS))
@@ -1015,7 +1044,10 @@ def describe_data(data):
 def build_model(keras, config, data, optimizer, log):
     from core import models
 
-    model = models.build(config.model, data.dataset.input_shape, data.dataset.num_classes)
+    try:
+        model = models.build(config.model, data.dataset.input_shape, data.dataset.num_classes)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
     log(f"model: {config.model}, {model.count_params():,} parameters; optimizer {config.optimizer}, "
         f"learning rate {config.learning_rate}, batch {config.batch_size}, seed {config.seed}")
@@ -1181,8 +1213,87 @@ MODELS = {
 }
 
 
+# the smallest image side each model takes: its valid 3x3 convolutions and 2x2 poolings must leave >= 1 pixel
+MIN_SIDE = {"reference": 10, "1-layer": 4, "2-layer": 8, "3-layer": 12, "vgg": 4}
+
+
 def build(name, input_shape, num_classes):
+    side = min(input_shape[:2])
+    if side < MIN_SIDE[name]:
+        fitting = [model for model, needed in MIN_SIDE.items() if side >= needed]
+        raise ValueError(f"{input_shape[0]}x{input_shape[1]} images are too small for the {name} model (it needs "
+                         f"{MIN_SIDE[name]}x{MIN_SIDE[name]} or more); models that fit: {', '.join(fitting) or 'none'}")
     return MODELS[name](input_shape, num_classes)
+'''
+
+BUNDLE['core/redact.py'] = r'''"""The one redaction point: every text that reaches a file or the terminal passes `redact`, which
+removes credentials. Knows no platform: it hides the values of environment variables whose names say
+they are secret, credentials in URLs and HTTP headers, and values registered with `add_secret` (a key
+read from a platform's config file)."""
+
+import os
+import re
+import sys
+
+SECRET_NAME = re.compile(r"(KEY|TOKEN|PASSWORD|PASSWD|SECRET|APIKEY|CREDENTIAL)", re.I)
+PATTERNS = (
+    re.compile(r"(?i)([?&;](?:api_?key|apikey|key|token|access_token|password|passwd|secret)=)[^&#\s'\"]+"),
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer|token)\s+)[A-Za-z0-9+/=._~-]+"),
+    re.compile(r"(?i)(\b(?:api_?key|apikey|password|secret|token)['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]{6,}"),
+    re.compile(r"(https?://[^/\s:@]+:)[^@\s/]+(@)"),
+)
+MASK = "[redacted]"
+_registered = set()
+
+
+def add_secret(value):
+    """A value to hide wherever it appears (at least 4 characters, so that masking stays meaningful)."""
+    if value and len(str(value)) >= 4:
+        _registered.add(str(value))
+
+
+def secrets():
+    found = {value for name, value in os.environ.items() if SECRET_NAME.search(name) and len(value) >= 4}
+    return sorted(found | _registered, key=len, reverse=True)
+
+
+def redact(text):
+    if not isinstance(text, str) or not text:
+        return text
+    for value in secrets():
+        text = text.replace(value, MASK)
+    for pattern in PATTERNS:
+        text = pattern.sub(lambda match: match.group(1) + MASK + (match.group(2) if pattern.groups > 1 else ""), text)
+    return text
+
+
+def redact_data(value):
+    """Every string inside a JSON-like value, redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(item) for item in value]
+    return value
+
+
+class RedactingStream:
+    """A text stream that redacts what is written to it (a platform run's stdout and stderr)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(redact(text))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def protect_streams():
+    if not isinstance(sys.stdout, RedactingStream):
+        sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
 '''
 
 BUNDLE['core/results.py'] = r'''"""The results file: a versioned schema, atomic writes and a check of a file's shape. No TensorFlow."""
@@ -1191,6 +1302,9 @@ import json
 import math
 import os
 import pathlib
+import tempfile
+
+from core import redact
 
 SCHEMA_VERSION = 1
 OBTAINED = ("executed", "emulated", "packaged")
@@ -1212,15 +1326,13 @@ REQUIRED = {
 
 def write_json(path, data):
     """Write strict JSON atomically: a crash leaves the old file or the new one, never half of one, and
-    two writers never share a partial file. NaN and infinities become null."""
-    import tempfile
-
+    two writers never share a partial file. NaN and infinities become null; credentials are redacted."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
         with os.fdopen(descriptor, "w") as handle:
-            json.dump(_finite(data), handle, indent=2, sort_keys=True, allow_nan=False)
+            json.dump(redact.redact_data(_finite(data)), handle, indent=2, sort_keys=True, allow_nan=False)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -1266,6 +1378,8 @@ def problems(results):
         found.append("test.accuracy is not a number in [0, 1]")
     if results["target"].get("verdict") not in ("pass", "fail"):
         found.append("target.verdict must be pass or fail")
+    if isinstance(results.get("artifacts"), dict) and results["artifacts"].get("status") == "saving":
+        found.append("the run stopped while saving its model (artifacts.status is still saving): not a complete result")
     return found
 '''
 
@@ -1278,6 +1392,7 @@ gets a seeded hold-out split (`test_split`), recorded in the results.
 import hashlib
 import math
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -1309,7 +1424,11 @@ def _image_shape(num_pixels, path):
 def read_csv(path):
     """Kaggle-style CSV: a `label` column (or the first column) and pixel columns; header optional."""
     path = pathlib.Path(path)
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text (byte {error.start}); save it as a UTF-8 CSV") from None
+    lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise DataError(f"{path}: the file is empty")
     first = [cell.strip() for cell in lines[0].split(",")]
@@ -1332,11 +1451,13 @@ def read_csv(path):
     if not values:
         raise DataError(f"{path}: no data rows")
     table = np.asarray(values)
+    if table.shape[1] < 2:
+        raise DataError(f"{path}: one column only; each row needs a label and the image's pixel values")
     labels = _labels(table[:, label_column], path)
     pixels = np.delete(table, label_column, axis=1)
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise DataError(f"{path}: pixel values must lie in 0..255")
-    return pixels.astype(np.uint8).reshape((-1, *_image_shape(pixels.shape[1], path))), labels
+    if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{path}: pixel values must be numbers in 0..255 (found NaN, infinite or out-of-range values)")
+    return pixels.round().astype(np.uint8).reshape((-1, *_image_shape(pixels.shape[1], path))), labels
 
 
 def _is_number(text):
@@ -1349,11 +1470,51 @@ def _is_number(text):
 
 def _labels(column, path):
     column = np.asarray(column)
-    if not np.all(np.equal(np.mod(column, 1), 0)):
+    if column.ndim == 2 and column.shape[1] > 1:
+        raise DataError(f"{path}: the labels look one-hot ({column.shape[1]} columns); give one class index per "
+                        "image instead (numpy.argmax(labels, axis=1))")
+    column = column.reshape(-1) if column.ndim == 2 else column
+    if column.ndim != 1 or column.size == 0:
+        raise DataError(f"{path}: labels must be one class index per image, got an array of shape {column.shape}")
+    if not np.issubdtype(column.dtype, np.number) or np.issubdtype(column.dtype, np.complexfloating):
+        raise DataError(f"{path}: labels must be numbers (class indices from 0), got {column.dtype}")
+    if not np.all(np.isfinite(column)) or not np.all(np.equal(np.mod(column, 1), 0)):
         raise DataError(f"{path}: labels must be whole numbers (class indices from 0)")
     if column.min() < 0:
         raise DataError(f"{path}: label {int(column.min())} is out of range; labels are class indices from 0")
     return column.astype(np.int64)
+
+
+def _pixels(x, path, split):
+    """Images as uint8 0..255, from uint8, from whole numbers 0..255, or from floats in [0, 1]."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating) or x.ndim not in (3, 4):
+        raise DataError(f"{path}: x_{split} must be images (N, height, width[, channels]) of numbers, "
+                        f"got {x.dtype} of shape {x.shape}")
+    if x.dtype == np.uint8:
+        return x[..., np.newaxis] if x.ndim == 3 else x
+    if x.size and not np.all(np.isfinite(x)):
+        raise DataError(f"{path}: x_{split} holds NaN or infinite pixel values")
+    low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if low < 0 or high > 255:
+        raise DataError(f"{path}: x_{split} pixel values run from {low:g} to {high:g}; they must lie in 0..255 "
+                        "(or 0..1 for floats)")
+    if np.issubdtype(x.dtype, np.floating) and high <= 1.0:
+        x = x * 255
+    x = x.round().astype(np.uint8)
+    return x[..., np.newaxis] if x.ndim == 3 else x
+
+
+def _check_classes(y_train, path):
+    """Labels are class indices 0..K-1 and every class has training images (one stray 999 would
+    otherwise make a 1000-class model)."""
+    present = np.unique(y_train)
+    missing = sorted(set(range(int(present.max()) + 1)) - set(present.tolist()))
+    if missing:
+        raise DataError(f"{path}: labels must be class indices 0..K-1 with every class in the training set; "
+                        f"{len(present)} classes are present but the largest label is {int(present.max())} "
+                        f"(no training images of class {', '.join(map(str, missing[:5]))}"
+                        f"{', ...' if len(missing) > 5 else ''})")
 
 
 def read_idx_folder(folder):
@@ -1399,8 +1560,10 @@ def read_image_folder(folder):
             labels.append(index)
             files[f"{class_dir.name}/{path.name}"] = sha256_file(path)
     shapes = {image.shape for image in images}
+    if len({shape[:2] for shape in shapes}) > 1:
+        raise DataError(f"{folder}: images differ in size ({sorted(shapes)[:3]}); resize them to one size")
     if len(shapes) != 1:
-        raise DataError(f"{folder}: images differ in size or channels ({sorted(shapes)[:3]}); resize them to one size")
+        raise DataError(f"{folder}: grayscale and color images are mixed; convert them all to grayscale or all to RGB")
     x = np.stack(images)
     if x.ndim == 3:
         x = x[..., np.newaxis]
@@ -1421,6 +1584,9 @@ def load(path, test_split=0.2, seed=42):
         raise DataError(f"{path}: not a data set this tool reads; use {FORMATS}")
     x_train, y_train, x_test, y_test, files, class_names, held_out = reader(path, test_split, seed)
     source = f"user:{path}" + (f" (test = seeded {test_split:.0%} hold-out)" if held_out else "")
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if len(x) != len(y):
+            raise DataError(f"{path}: {len(x)} {split} images but {len(y)} {split} labels; they must pair up")
     if len(x_train) == 0 or len(x_test) == 0:
         raise DataError(f"{path}: too few images for a train and a test set ({len(x_train)} and {len(x_test)})")
     if x_train.shape[1:] != x_test.shape[1:]:
@@ -1431,6 +1597,7 @@ def load(path, test_split=0.2, seed=42):
                         f"only go up to {num_classes - 1}")
     if num_classes < 2:
         raise DataError(f"{path}: the training labels hold a single class; a classifier needs at least two")
+    _check_classes(y_train, path)
     return datasets.Dataset(
         name=path.name, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, source=source,
         files=files, canonical=False, num_classes=num_classes, class_names=class_names)
@@ -1450,21 +1617,15 @@ def _reader(path):
 
 def _load_npz(path, test_split, seed):
     try:
-        with np.load(path) as archive:
+        with np.load(path, allow_pickle=False) as archive:
             missing = {"x_train", "y_train", "x_test", "y_test"} - set(archive.files)
             if missing:
                 raise DataError(f"{path}: missing arrays {', '.join(sorted(missing))}; a .npz needs "
                                 "x_train, y_train, x_test and y_test")
-            x_train, x_test = archive["x_train"], archive["x_test"]
+            x_train, x_test = _pixels(archive["x_train"], path, "train"), _pixels(archive["x_test"], path, "test")
             y_train, y_test = _labels(archive["y_train"], path), _labels(archive["y_test"], path)
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npz file ({error})") from None
-    if x_train.ndim == 3:
-        x_train, x_test = x_train[..., np.newaxis], x_test[..., np.newaxis]
-    if x_train.dtype != np.uint8:
-        if x_train.max() <= 1.0:
-            x_train, x_test = x_train * 255, x_test * 255
-        x_train, x_test = x_train.round().astype(np.uint8), x_test.round().astype(np.uint8)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from None
     return x_train, y_train, x_test, y_test, {path.name: sha256_file(path)}, None, False
 
 
