@@ -30,7 +30,7 @@ test: data codalab-cli
 	$(BIN)/python -m pytest -ra
 
 bench: data
-	$(BIN)/python benchmarks/bench_reference.py
+	$(BIN)/python benchmarks/bench_reference.py $(BENCH_ARGS)
 
 # The CodaLab CLI installs only on Python 3.9 and conflicts with TensorFlow: it gets its own venv.
 codalab-cli: .codalab-venv/bin/cl

@@ -32,6 +32,24 @@ class PlatformError(UserError):
     """The platform refused or failed a request."""
 
 
+UNREACHABLE = ("Connection refused", "Max retries exceeded", "Name or service not known", "timed out",
+               "Temporary failure in name resolution", "Network is unreachable", "urlopen error")
+
+
+def explain(platform, action, error, credentials_hint):
+    """A PlatformError that says which kind of failure it was: credentials rejected, platform not
+    reachable, or the platform's own answer."""
+    text = str(error)
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if status in (401, 403) or "Invalid username or password" in text or "Unauthenticated" in text:
+        return PlatformError(f"{platform} rejected the credentials ({action}): {credentials_hint}")
+    if any(marker in text for marker in UNREACHABLE) or type(error).__name__ in ("ConnectionError", "Timeout"):
+        return PlatformError(f"cannot reach {platform} ({action}): check the network or proxy, or try again later "
+                             f"({type(error).__name__}: {text.splitlines()[-1][:300] if text else ''})")
+    detail = f"HTTP {status}: " if status else ""
+    return PlatformError(f"{platform} {action} failed: {detail}{text.strip().splitlines()[-1][:500] if text.strip() else type(error).__name__}")
+
+
 def sdk_installed(module):
     """Whether `module` can be imported, without importing it (some SDKs act at import)."""
     if module in sys.modules:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 from adapters import bundle, emulation
-from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError
+from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, explain
 from core import config as configuration, datasets
 from core.errors import UsageError
 
@@ -149,7 +149,9 @@ class CodaLabAdapter(Adapter):
         except subprocess.TimeoutExpired:
             raise PlatformError(f"cl {args[0]} did not answer within {timeout} s") from None
         if done.returncode != 0:
-            raise PlatformError(f"cl {' '.join(args[:2])} failed: {(done.stderr or done.stdout).strip()[-800:]}")
+            output = (done.stderr or done.stdout).strip()
+            raise explain("CodaLab", f"cl {' '.join(args[:2])}", RuntimeError(output[-800:]),
+                          "check CODALAB_USERNAME and CODALAB_PASSWORD (or run `cl login`)")
         return done.stdout.strip()
 
     def submit(self, handle, run_dir):

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 
 import adapters
-from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError
+from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, explain
 from core import config as configuration, datasets, redact
 from core.errors import UsageError
 
@@ -25,6 +25,10 @@ ACCELERATORS = {"none": None, "gpu-t4": "NvidiaTeslaT4", "gpu-p100": "NvidiaTesl
 PLACEHOLDER_OWNER = "your-kaggle-username"
 STATES = {"QUEUED": "queued", "NEW_SCRIPT": "queued", "RUNNING": "running", "COMPLETE": "completed",
           "ERROR": "failed", "CANCEL_REQUESTED": "cancelled", "CANCEL_ACKNOWLEDGED": "cancelled"}
+
+CREDENTIALS_HINT = ("check KAGGLE_USERNAME and KAGGLE_KEY, or ~/.kaggle/kaggle.json (a new token from "
+                    "kaggle.com > Settings > API)")
+
 
 def slugify(title):
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
@@ -144,7 +148,7 @@ class KaggleAdapter(Adapter):
         try:
             response = self.api().kernels_push(str(run_dir / "bundle"))
         except Exception as error:  # the SDK raises requests and ValueError types
-            raise PlatformError(f"kaggle push failed: {error}") from None
+            raise explain("Kaggle", "push", error, CREDENTIALS_HINT) from None
         if response.error:
             raise PlatformError(f"Kaggle refused the push: {response.error}")
         invalid = response.invalid_dataset_sources or response.invalid_tags
@@ -157,7 +161,7 @@ class KaggleAdapter(Adapter):
         try:
             response = self.api().kernels_status(handle.remote_id)
         except Exception as error:
-            raise PlatformError(f"kaggle status failed: {error}") from None
+            raise explain("Kaggle", "status", error, CREDENTIALS_HINT) from None
         name = getattr(response.status, "name", str(response.status))
         if response.failure_message:
             handle.details["failure_message"] = response.failure_message
@@ -168,7 +172,7 @@ class KaggleAdapter(Adapter):
             try:
                 self.api().kernels_output(handle.remote_id, tmp, force=True, quiet=True)
             except Exception as error:
-                raise PlatformError(f"kaggle output download failed: {error}") from None
+                raise explain("Kaggle", "output download", error, CREDENTIALS_HINT) from None
             for name in ("results.json", "model.h5", "model.keras", "log.txt"):
                 if (pathlib.Path(tmp) / name).is_file():
                     shutil.copyfile(pathlib.Path(tmp) / name, target / name)
@@ -181,7 +185,8 @@ class KaggleAdapter(Adapter):
         """A Kaggle-style input folder: the public data set's CSV files, made from the verified IDX files."""
         if settings.dataset not in CSV_FILES:
             return pathlib.Path(settings.dataset).resolve().parent
-        folder = datasets.cache_dir() / "kaggle-input" / PUBLIC_DATASETS[settings.dataset].split("/")[1]
+        root = os.environ.get("PORTABILITY_KAGGLE_INPUT") or datasets.cache_dir() / "kaggle-input"
+        folder = pathlib.Path(root) / PUBLIC_DATASETS[settings.dataset].split("/")[1]
         if all((folder / name).is_file() for name in CSV_FILES[settings.dataset]):
             return folder
         dataset = datasets.locate(settings.dataset)

@@ -11,7 +11,7 @@ import tarfile
 import urllib.parse
 import uuid as uuids
 
-from tests.standin import LoopbackServer, QuietHandler
+from tests.standin import LoopbackServer
 
 WORKSHEET = "0x" + "a" * 32
 
@@ -24,42 +24,24 @@ class CodaLabStandIn(LoopbackServer):
         self.killed = []
         self.bundles, self.contents, self.queues, self.violations, self.calls = {}, {}, {}, [], []
 
-    def make_handler(self):
-        stand_in = self
+    protocol = "HTTP/1.1"
 
-        class Handler(QuietHandler):
-            protocol_version = "HTTP/1.1"
+    def error_body(self, status, message):
+        return {"error": message}
 
-            def read_body(self):
-                if self.headers.get("Transfer-Encoding") == "chunked":
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().strip() or b"0", 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    return b"".join(chunks)
-                return self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-
-            def handle_any(self):
-                body = self.read_body()
-                parsed = urllib.parse.urlparse(self.path)
-                query = {k: v[0] for k, v in urllib.parse.parse_qs(parsed.query).items()}
-                stand_in.calls.append((self.command, parsed.path, query))
-                status, answer, kind = stand_in.route(self.command, parsed.path, query, body, self.headers)
-                self.reply(status, answer, kind)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
-
-        return Handler
+    def route(self, request, body):
+        parsed = urllib.parse.urlparse(request.path)
+        query = {k: v[0] for k, v in urllib.parse.parse_qs(parsed.query).items()}
+        self.calls.append((request.command, parsed.path, query))
+        status, answer, kind = self.answer(request.command, parsed.path, query, body, request.headers)
+        if status >= 400:
+            self.violations.append(f"{request.command} {parsed.path}: {answer}")
+        request.reply(status, answer, kind)
 
     def fail(self, message):
-        self.violations.append(message)
         return 400, {"error": message}, "application/json"
 
-    def route(self, method, path, query, body, headers):
+    def answer(self, method, path, query, body, headers):
         if path == "/rest/oauth2/token":
             form = dict(urllib.parse.parse_qsl(body.decode()))
             if (form.get("username"), form.get("password")) != (self.username, self.password):
@@ -93,6 +75,9 @@ class CodaLabStandIn(LoopbackServer):
             if ".count" in query.get("keywords", ""):
                 return 200, {"meta": {"results": len(matches)}, "data": []}, "application/json"
             return 200, {"data": matches}, "application/json"
+        if method in ("POST", "PATCH") and not headers.get("Content-Type", "").startswith("application/json") \
+                and path != "/rest/oauth2/token":
+            return self.fail(f"{method} {path} with content type {headers.get('Content-Type')!r}, not JSON")
         if method == "POST" and path == "/rest/bundles":
             if query.get("worksheet") != WORKSHEET:
                 return self.fail(f"bundle created on worksheet {query.get('worksheet')!r}")
@@ -137,10 +122,25 @@ class CodaLabStandIn(LoopbackServer):
         if match and method == "PUT":
             if match.group(1) not in self.bundles:
                 return self.fail(f"upload to unknown bundle {match.group(1)}")
+            problems = self.check_upload(match.group(1), query, body)
+            if problems:
+                return self.fail("; ".join(problems))
             self.contents[match.group(1)] = (query, body)
             self.bundles[match.group(1)]["attributes"]["state"] = "ready"
             return 200, {"data": []}, "application/json"
         return self.fail(f"unexpected {method} {path} {query}")
+
+    def check_upload(self, bundle_id, query, body):
+        """The uploaded archive is read: a code bundle holds the entry, its shim, config and the core."""
+        try:
+            with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as archive:
+                names = {member.name.removeprefix("./") for member in archive.getmembers()}
+        except tarfile.TarError as error:
+            return [f"upload to {bundle_id} is not a readable archive ({error})"]
+        if self.bundles[bundle_id]["attributes"]["metadata"]["name"].startswith("portability-code-"):
+            missing = {"experiment.py", "shim.py", "config.json", "core/experiment.py"} - names
+            return [f"the code bundle lacks {sorted(missing)}"] if missing else []
+        return [] if names else [f"upload to {bundle_id} is an empty archive"]
 
     def check_run(self, attributes):
         """The run bundle: command, dependencies by key, explicit image and resource requests."""

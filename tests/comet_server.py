@@ -1,15 +1,16 @@
 """A stand-in for Comet's server on 127.0.0.1, for the real comet_ml SDK pointed at it with
 COMET_URL_OVERRIDE. It answers the endpoints the SDK uses, unpacks what it receives (parameters,
-metrics, uploaded files) for the tests to check, and records anything unexpected as a violation."""
+metrics, uploaded files) for the tests to check, answers a wrong request as the server would (401, 404,
+405, 400) and records it as a violation."""
 
 import gzip
 import json
 import urllib.parse
 
-from tests.standin import LoopbackServer, QuietHandler
+from tests.standin import LoopbackServer
 
-QUIET = {  # endpoints whose content the tests do not inspect: answered, recorded
-    "/clientlib/asset/3d-limits", "/clientlib/health/ping", "/clientlib/notification/experiment",
+QUIET = {  # endpoints whose content the tests do not inspect: checked (method, key, body, experiment), answered
+    "/clientlib/asset/3d-limits", "/clientlib/notification/experiment",
     "/api/rest/v2/write/experiment/update-status", "/clientlib/rest/v2/write/experiment/output",
     "/clientlib/rest/v2/write/experiment/log-other", "/clientlib/rest/v2/write/experiment/git/metadata",
     "/clientlib/rest/v2/write/experiment/system-details", "/clientlib/rest/v2/write/experiment/html",
@@ -25,71 +26,76 @@ QUIET = {  # endpoints whose content the tests do not inspect: answered, recorde
 }
 
 
+GETS = {"/clientlib/isAlive/ver", "/clientlib/health/ping", "/api/rest/v2/experiment/metadata",
+        "/api/rest/v2/experiment/metrics/get-metric"}
+
+
 class CometStandIn(LoopbackServer):
-    def __init__(self, api_key):
-        self.api_key = api_key
-        self.parameters, self.metrics, self.files, self.runs = {}, [], [], []
-        self.violations, self.paths = [], []
+    """Every call needs the API key (the SDK sends it in Authorization, reads included), the method the
+    SDK uses for that endpoint, a JSON body where it sends JSON, and an experiment key the server knows."""
 
     path = "/clientlib/"
 
-    def make_handler(self):
-        stand_in = self
+    def __init__(self, api_key):
+        self.api_key = api_key
+        self.parameters, self.metrics, self.files, self.runs = {}, [], [], []
+        self.violations, self.paths, self.experiments = [], [], set()
 
-        class Handler(QuietHandler):
-            def body(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-                if raw[:2] == b"\x1f\x8b":
-                    raw = gzip.decompress(raw)
-                return raw
+    def error_body(self, status, message):
+        return {"msg": message, "code": status, "sdk_error_code": 90212 if status == 401 else 0}
 
-            def do_GET(self):
-                stand_in.route("GET", self, b"")
-
-            def do_POST(self):
-                stand_in.route("POST", self, self.body())
-
-        return Handler
-
-    def route(self, method, request, raw):
+    def route(self, request, raw):
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
         parsed = urllib.parse.urlparse(request.path)
         path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
-        self.paths.append(f"{method} {path}")
-        if path == "/clientlib/isAlive/ver":
-            return request.reply(200, {"msg": "ok", "version": "3.58.8"})
-        if path == "/clientlib/status-report/update":
-            return request.reply(200, {"is_alive_beat_duration_millis": 60000, "gpu_monitor_interval_millis": 60000,
-                                  "cpu_monitor_interval_millis": 60000, "pending_rpcs": False})
-        if path == "/clientlib/logger/add/run":
+        self.paths.append(f"{request.command} {path}")
+        if path not in GETS | QUIET | ANSWERED:
+            return self.reject(request, 404, "not found")
+        if request.command != ("GET" if path in GETS else "POST"):
+            return self.reject(request, 405, f"{request.command} is not the method of {path}")
+        if request.headers.get("Authorization") != self.api_key:
+            return self.reject(request, 401, "Invalid api key")
+        content_type = request.headers.get("Content-Type", "")
+        body = {}
+        if request.command == "POST" and path != "/clientlib/asset/upload":
+            if not content_type.startswith("application/json"):
+                return self.reject(request, 400, f"content type {content_type!r}, expected application/json")
             body = json.loads(raw)
-            if body.get("apiKey") != self.api_key:
-                self.violations.append(f"logger/add/run with api key {body.get('apiKey')!r}")
-                return request.reply(401, {"msg": "Invalid api key", "code": 401, "sdk_error_code": 90212})
+        key = (body.get("experimentKey") if isinstance(body, dict) else None) or query.get("experimentKey", [None])[0]
+        if path == "/clientlib/logger/add/run":
+            self.experiments.add(key)
+        elif key is not None and key not in self.experiments:
+            return self.reject(request, 400, f"unknown experiment {key!r}")
+        request.reply(200, self.answer(path, query, body))
+
+    def answer(self, path, query, body):
+        if path == "/clientlib/isAlive/ver":
+            return {"msg": "ok", "version": "3.58.8"}
+        if path == "/clientlib/status-report/update":
+            return {"is_alive_beat_duration_millis": 60000, "gpu_monitor_interval_millis": 60000,
+                    "cpu_monitor_interval_millis": 60000, "pending_rpcs": False}
+        if path == "/clientlib/logger/add/run":
             self.runs.append(body)
-            return request.reply(200, {"runId": "run-1", "experimentKey": body["experimentKey"], "projectId": "p-1",
-                                  "featureToggles": [], "lastOffset": 0,
-                                  "link": f"http://127.0.0.1/{body.get('teamName')}/{body.get('projectName')}/"
-                                          f"{body['experimentKey']}"})
+            return {"runId": "run-1", "experimentKey": body["experimentKey"], "projectId": "p-1", "featureToggles": [],
+                    "lastOffset": 0, "link": f"http://127.0.0.1/{body.get('teamName')}/{body.get('projectName')}/"
+                                             f"{body['experimentKey']}"}
         if path == "/clientlib/batch/logger/experiment/parameter":
-            for value in json.loads(raw).get("values", []):
+            for value in body.get("values", []):
                 self.parameters[value["parameterName"]] = value["parameterValue"]
-            return request.reply(200, {})
-        if path == "/clientlib/batch/logger/experiment/metric":
-            self.metrics.extend(json.loads(raw).get("values", []))
-            return request.reply(200, {})
-        if path == "/clientlib/asset/upload":
+        elif path == "/clientlib/batch/logger/experiment/metric":
+            self.metrics.extend(body.get("values", []))
+        elif path == "/clientlib/asset/upload":
             self.files.append(query.get("fileName", [""])[0])
-            return request.reply(200, {})
-        if path == "/api/rest/v2/experiment/metadata":
-            key = query["experimentKey"][0]
-            return request.reply(200, {"experimentKey": key, "experimentName": None, "projectName": "portability",
-                                  "workspaceName": "tester", "archived": False, "running": False})
-        if path == "/api/rest/v2/experiment/metrics/get-metric":
+        elif path == "/api/rest/v2/experiment/metadata":
+            return {"experimentKey": query["experimentKey"][0], "experimentName": None, "projectName": "portability",
+                    "workspaceName": "tester", "archived": False, "running": False}
+        elif path == "/api/rest/v2/experiment/metrics/get-metric":
             name = query["metricName"][0]
-            rows = [{"metricName": m["metricName"], "metricValue": str(m["metricValue"]), "step": m.get("step"),
-                     "epoch": m.get("epoch"), "timestamp": 0} for m in self.metrics if m["metricName"] == name]
-            return request.reply(200, {"metrics": rows})
-        if path in QUIET:
-            return request.reply(200, {})
-        self.violations.append(f"unexpected {method} {path}")
-        return request.reply(404, {"msg": "not found", "code": 404})
+            return {"metrics": [{"metricName": m["metricName"], "metricValue": str(m["metricValue"]), "step": m.get("step"),
+                                 "epoch": m.get("epoch"), "timestamp": 0} for m in self.metrics if m["metricName"] == name]}
+        return {}
+
+
+ANSWERED = {"/clientlib/status-report/update", "/clientlib/logger/add/run", "/clientlib/batch/logger/experiment/parameter",
+            "/clientlib/batch/logger/experiment/metric", "/clientlib/asset/upload"}

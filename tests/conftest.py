@@ -1,6 +1,7 @@
 import contextlib
 import functools
 import http.server
+import json
 import os
 import pathlib
 import subprocess
@@ -16,6 +17,8 @@ from core import config
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # the tests never write into the user's run store (results/runs/)
 os.environ["PORTABILITY_RUNS_DIR"] = tempfile.mkdtemp(prefix="portability-test-runs-")
+# nor build the Kaggle emulation's CSV copy of MNIST (110 MB) into the user's cache
+os.environ["PORTABILITY_KAGGLE_INPUT"] = tempfile.mkdtemp(prefix="portability-test-kaggle-input-")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = pathlib.Path(sys.executable).parent
 
@@ -44,12 +47,27 @@ def portability(*args, env=None, cwd=ROOT, timeout=900):
                           env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
 
 
-def live_push(platform, timeout, run_store):
-    """A push to the real platform, followed to its end; for the live tests."""
-    done = portability("push", platform, "--wait", "--timeout", str(timeout), env={"PORTABILITY_RUNS_DIR": str(run_store)},
-                       timeout=timeout + 300)
+def live(platform, *variables):
+    """Live tests reach the real platform: only when asked for with PORTABILITY_LIVE_TESTS naming it (or
+    "all"), never just because a user has credentials set; the variables are what it then needs."""
+    wanted = os.environ.get("PORTABILITY_LIVE_TESTS", "").split(",")
+    asked = platform in wanted or "all" in wanted
+    return pytest.mark.skipif(not (asked and all(os.environ.get(v) for v in variables)),
+                              reason=f"live {platform} test: set PORTABILITY_LIVE_TESTS={platform} and "
+                                     f"{', '.join(variables)} to run it against the real platform")
+
+
+def live_push(platform, timeout, run_store, *extra, env=None):
+    """A push of the reference experiment to the real platform, followed to its end; its results."""
+    done = portability("push", platform, "--wait", "--timeout", str(timeout), *extra,
+                       env={"PORTABILITY_RUNS_DIR": str(run_store), **(env or {})}, timeout=timeout + 300)
     assert done.returncode == 0, done.stderr
-    return done
+    assert f"[executed on {platform}]" in done.stdout
+    run = done.stdout.split("run: ")[1].split()[0]
+    results = json.loads((run_store / run / "results.json").read_text())
+    assert results["platform"]["obtained"] == "executed" and results["platform"]["name"] == platform
+    assert results["target"]["verdict"] == "pass", results["test"]
+    return results
 
 
 def synthetic_images(count, num_classes=10, shape=(28, 28, 1), seed=0):
@@ -111,6 +129,16 @@ def tiny_settings(tiny_npz):
 def run_store(tmp_path, monkeypatch):
     monkeypatch.setenv("PORTABILITY_RUNS_DIR", str(tmp_path / "runs"))
     return tmp_path / "runs"
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory, mnist_dir):
+    """The reference experiment on the real MNIST, run once per session as a user runs it: (folder, results, output)."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    done = portability("run", "--preset", "mnist-reference", "--quiet", "--out", run_dir,
+                       env={"PORTABILITY_RUNS_DIR": str(run_dir.parent / "runs")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return run_dir, json.loads((run_dir / "results.json").read_text()), done
 
 
 @pytest.fixture(scope="session")

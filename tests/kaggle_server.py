@@ -1,13 +1,16 @@
 """A stand-in for Kaggle's API on 127.0.0.1 that checks what the real `kaggle` SDK sends.
 
-Every call must be `POST /v1/kernels.KernelsApiService/<Method>` with the expected basic-auth header
-and a JSON body whose fields are checked; anything else is recorded as a violation and answered 400.
+Every call must be `POST /v1/kernels.KernelsApiService/<Method>` with a JSON content type, the expected
+basic-auth header and a body whose fields are checked; output files are GETs on signed URLs. Anything
+else is answered as the API would (401, 404, 405, 400) and recorded as a violation.
 """
 
 import base64
+import hmac
 import json
+import urllib.parse
 
-from tests.standin import LoopbackServer, QuietHandler
+from tests.standin import LoopbackServer
 
 
 class KaggleStandIn(LoopbackServer):
@@ -23,35 +26,41 @@ class KaggleStandIn(LoopbackServer):
         self.violations = []
         self.pushed = None
 
-    def make_handler(self):
-        stand_in = self
+    def route(self, request, body):
+        self.calls.append((request.command, request.path, None))
+        parsed = urllib.parse.urlparse(request.path)
+        if parsed.path.startswith("/files/"):
+            return self.serve_file(request, parsed)
+        if request.command != "POST":
+            return self.reject(request, 405, f"method {request.command} not allowed: the API takes POST")
+        if request.headers.get("Content-Type", "").split(";")[0] != "application/json":
+            return self.reject(request, 400, f"content type {request.headers.get('Content-Type')!r}, not application/json")
+        if request.headers.get("Authorization") != self.expected_auth:
+            return self.reject(request, 401, "Unauthenticated")
+        prefix = "/v1/kernels.KernelsApiService/"
+        method = parsed.path.removeprefix(prefix) if parsed.path.startswith(prefix) else None
+        if method not in ("SaveKernel", "GetKernelSessionStatus", "ListKernelSessionOutput"):
+            return self.reject(request, 404, f"no such method {parsed.path}")
+        payload = json.loads(body or b"{}")
+        self.calls[-1] = ("POST", request.path, payload)
+        problems, status, answer = getattr(self, f"on_{method}")(payload, f"http://127.0.0.1:{request.server.server_port}")
+        if problems:
+            return self.reject(request, 400, "; ".join(problems))
+        request.reply(status, answer)
 
-        class Handler(QuietHandler):
-            def do_GET(self):
-                name = self.path.removeprefix("/files/")
-                stand_in.calls.append(("GET", self.path, None))
-                if not self.path.startswith("/files/") or name not in stand_in.outputs:
-                    stand_in.violations.append(f"unexpected GET {self.path}")
-                    return self.reply(404, {"code": 404, "message": "not found"})
-                self.reply(200, stand_in.outputs[name], "application/octet-stream")
+    def signature(self, name):
+        return hmac.new(self.expected_auth.encode(), name.encode(), "sha256").hexdigest()[:32]
 
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                stand_in.calls.append(("POST", self.path, body))
-                if self.headers.get("Authorization") != stand_in.expected_auth:
-                    stand_in.violations.append(f"bad auth header on {self.path}: {self.headers.get('Authorization')}")
-                    return self.reply(401, {"code": 401, "message": "Unauthenticated"})
-                prefix = "/v1/kernels.KernelsApiService/"
-                method = self.path.removeprefix(prefix) if self.path.startswith(prefix) else None
-                handler = getattr(stand_in, f"on_{method}", None) if method else None
-                if handler is None:
-                    stand_in.violations.append(f"unexpected POST {self.path}")
-                    return self.reply(404, {"code": 404, "message": "no such method"})
-                problems, status, answer = handler(body, f"http://127.0.0.1:{self.server.server_port}")
-                stand_in.violations.extend(problems)
-                self.reply(400 if problems else status, answer if not problems else {"code": 400, "message": "; ".join(problems)})
-
-        return Handler
+    def serve_file(self, request, parsed):
+        """Output files are plain GETs on signed URLs (the SDK sends no credentials for them)."""
+        name = parsed.path.removeprefix("/files/")
+        if request.command != "GET":
+            return self.reject(request, 405, f"method {request.command} not allowed on a file")
+        if urllib.parse.parse_qs(parsed.query).get("sig") != [self.signature(name)]:
+            return self.reject(request, 403, "SignatureDoesNotMatch")
+        if name not in self.outputs:
+            return self.reject(request, 404, "NoSuchKey")
+        request.reply(200, self.outputs[name], "application/octet-stream")
 
     # the three kernel methods the adapter uses --------------------------------------------
     def on_SaveKernel(self, body, base):
@@ -93,5 +102,5 @@ class KaggleStandIn(LoopbackServer):
         return self._check_kernel(body, "GetKernelSessionStatus"), 200, answer
 
     def on_ListKernelSessionOutput(self, body, base):
-        files = [{"url": f"{base}/files/{name}", "fileName": name} for name in self.outputs]
+        files = [{"url": f"{base}/files/{name}?sig={self.signature(name)}", "fileName": name} for name in self.outputs]
         return self._check_kernel(body, "ListKernelSessionOutput"), 200, {"files": files, "log": "kernel log\n"}

@@ -7,7 +7,7 @@ import urllib.parse
 
 import xmltodict
 
-from tests.standin import LoopbackServer, QuietHandler
+from tests.standin import LoopbackServer
 
 NS = 'xmlns:oml="http://openml.org/openml"'
 
@@ -24,26 +24,28 @@ class OpenMLStandIn(LoopbackServer):
 
     path = "/api/v1/xml"
 
-    def make_handler(self):
-        stand_in = self
+    error_type = "text/xml; charset=utf-8"
 
-        class Handler(QuietHandler):
-            def do_GET(self):
-                parsed = urllib.parse.urlparse(self.path)
-                stand_in.calls.append(("GET", parsed.path))
-                status, body = stand_in.get(parsed.path, urllib.parse.parse_qs(parsed.query))
-                self.reply(status, body, "text/xml; charset=utf-8")
+    def error_body(self, status, message):
+        return error_xml(status, message)
 
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                fields = stand_in.parse_form(self.headers.get("Content-Type", ""), raw)
-                stand_in.calls.append(("POST", self.path))
-                if fields.get("api_key") != stand_in.api_key:
-                    return self.reply(412, error_xml(103, "Authentication failed"), "text/xml; charset=utf-8")
-                status, body = stand_in.post(urllib.parse.urlparse(self.path).path, fields)
-                self.reply(status, body, "text/xml; charset=utf-8")
-
-        return Handler
+    def route(self, request, body):
+        """GETs for flows and runs; POSTs as multipart forms (the client sends files) with the api key."""
+        parsed = urllib.parse.urlparse(request.path)
+        self.calls.append((request.command, parsed.path))
+        if request.command == "GET":
+            status, answer = self.get(parsed.path, urllib.parse.parse_qs(parsed.query))
+            return request.reply(status, answer, self.error_type)
+        if request.command != "POST":
+            return self.reject(request, 405, f"method {request.command} not allowed")
+        content_type = request.headers.get("Content-Type", "")
+        if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            return self.reject(request, 412, f"content type {content_type!r}: the API reads form fields")
+        fields = self.parse_form(content_type, body)
+        if fields.get("api_key") != self.api_key:
+            return request.reply(412, error_xml(103, "Authentication failed"), self.error_type)
+        status, answer = self.post(parsed.path, fields)
+        request.reply(status, answer, self.error_type)
 
     @staticmethod
     def parse_form(content_type, raw):

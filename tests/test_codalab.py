@@ -12,7 +12,7 @@ from adapters import codalab
 from core import config
 from tests.codalab_server import CodaLabStandIn
 from tests.contract import AdapterContract, emulated_outputs
-from tests.conftest import ROOT, live_push, portability
+from tests.conftest import ROOT, live, live_push, portability
 
 TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "64", "--target-accuracy", "0.5"]
 
@@ -130,7 +130,12 @@ def test_failed_run_and_bad_password(tiny_npz, run_store, tmp_path):
         assert failed.returncode == 1 and "without a results.json" in failed.stderr and "Traceback" not in failed.stderr
         wrong = portability("push", "codalab", "--force", "--dataset", tiny_npz, *TINY,
                             env={**env, "CODALAB_PASSWORD": "nope", "CODALAB_HOME": str(tmp_path / "cl2")})
-        assert wrong.returncode == 1 and "cl work" in wrong.stderr and "Traceback (most recent" not in wrong.stderr
+        assert wrong.returncode == 1 and "Traceback (most recent" not in wrong.stderr
+        assert "CodaLab rejected the credentials (cl work" in wrong.stderr and "CODALAB_PASSWORD" in wrong.stderr
+    unreachable = portability("push", "codalab", "--force", "--dataset", tiny_npz, *TINY,
+                              env={**env, "CODALAB_HOME": str(tmp_path / "cl3"),
+                                   "PORTABILITY_CODALAB_WORKSHEET": "http://127.0.0.1:9::portability"})
+    assert unreachable.returncode == 1 and "cannot reach CodaLab (cl work" in unreachable.stderr
 
 
 def test_network_on_request_and_a_server_that_ignores_network_off(tiny_npz, run_store, tmp_path):
@@ -155,12 +160,13 @@ def test_network_on_request_and_a_server_that_ignores_network_off(tiny_npz, run_
 
 
 @pytest.mark.slow
-def test_emulated_worker_reference_on_real_mnist(mnist_dir, run_store):
+def test_emulated_worker_reference_on_real_mnist(reference_run, run_store):
     done = portability("emulate", "codalab", "--preset", "mnist-reference", env={"PORTABILITY_RUNS_DIR": str(run_store)})
     assert done.returncode == 0, done.stderr[-2000:]
     run_dir = next(run_store.glob("codalab/*"))
     results = json.loads((run_dir / "results.json").read_text())
     assert results["test"]["accuracy"] >= 0.98 and results["platform"]["obtained"] == "emulated"
+    assert results["weights_sha256"] == reference_run[1]["weights_sha256"]  # bit-identical to the host run
     assert results["platform"]["codalab"] == "true" and results["platform"]["bundle_uuid"].startswith("0x")
     assert results["dataset"]["source"] == "data-dir:data"  # read through the dependency symlink
     summary = json.loads((run_dir / "work" / "output" / "summary.json").read_text())
@@ -168,10 +174,10 @@ def test_emulated_worker_reference_on_real_mnist(mnist_dir, run_store):
     assert not (run_dir / "work" / "output" / "code").exists()  # dependencies are not part of the output
 
 
-@pytest.mark.skipif(not (os.environ.get("CODALAB_USERNAME") and os.environ.get("PORTABILITY_CODALAB_WORKSHEET")),
-                    reason="live CodaLab test: set CODALAB_USERNAME, CODALAB_PASSWORD and PORTABILITY_CODALAB_WORKSHEET")
+@live("codalab", "CODALAB_USERNAME", "CODALAB_PASSWORD", "PORTABILITY_CODALAB_WORKSHEET")
 def test_live_push_to_codalab(run_store):
-    assert "[executed on codalab]" in live_push("codalab", 7200, run_store).stdout
+    results = live_push("codalab", 7200, run_store)
+    assert results["platform"]["codalab"] == "true" and results["dataset"]["canonical"]
 
 
 class TestCodaLabContract(AdapterContract):
@@ -196,3 +202,18 @@ class TestCodaLabContract(AdapterContract):
                 monkeypatch.setenv(key, value)
             yield server
         assert server.violations == []
+
+
+def test_status_and_pull_as_separate_commands(tiny_npz, run_store, tmp_path):
+    cl_or_fail()
+    with CodaLabStandIn("tester", "secret", outputs()) as server:
+        env = {"PORTABILITY_RUNS_DIR": str(run_store), "CODALAB_HOME": str(tmp_path / "cl"), "CODALAB_USERNAME": "tester",
+               "CODALAB_PASSWORD": "secret", "PORTABILITY_CODALAB_WORKSHEET": f"{server.url}::portability"}
+        pushed = portability("push", "codalab", "--dataset", tiny_npz, *TINY, env=env)
+        assert pushed.returncode == 0, pushed.stderr[-2000:]
+        run = pushed.stdout.split("run: ")[1].split()[0]
+        states = [portability("status", run, env=env).stdout.split()[-1] for _ in range(3)]
+        assert states[-1] == "completed" and states[0] in ("queued", "running")
+        pulled = portability("pull", run, env=env)
+        assert server.violations == []
+    assert pulled.returncode == 0 and f"{run}: [executed]" in pulled.stdout

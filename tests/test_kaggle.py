@@ -9,7 +9,7 @@ import pytest
 from adapters import kaggle, store
 from core import config
 from core.errors import UsageError
-from tests.conftest import ROOT, live_push, portability
+from tests.conftest import ROOT, live, live_push, portability
 from tests.contract import AdapterContract, emulated_outputs
 from tests.kaggle_server import KaggleStandIn
 
@@ -116,19 +116,32 @@ def test_wrong_key_is_a_platform_error(credentials, run_store):
     with KaggleStandIn("tester", "another-key", {}) as server:
         env = {**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url, "PORTABILITY_RUNS_DIR": str(run_store)}
         done = portability("push", "kaggle", env=env)
-    assert done.returncode == 1 and "kaggle push failed" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "Kaggle rejected the credentials (push): check KAGGLE_USERNAME and KAGGLE_KEY" in done.stderr
+
+
+def test_an_unreachable_server_is_not_a_credentials_problem(credentials, run_store):
+    env = {**credentials, "PORTABILITY_KAGGLE_ENDPOINT": "http://127.0.0.1:9", "PORTABILITY_RUNS_DIR": str(run_store)}
+    done = portability("push", "kaggle", env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "cannot reach Kaggle (push): check the network or proxy" in done.stderr and "credentials" not in done.stderr
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["old", "new"])
-def test_emulated_kernel_reference_on_real_mnist(layout, mnist_dir, run_store, monkeypatch):
-    """The generated script, unmodified, in /kaggle/input (CSV from the real data), /kaggle/working."""
+def test_emulated_kernel_reference_on_real_mnist(layout, reference_run, run_store, monkeypatch):
+    """The generated script, unmodified, in /kaggle/input (CSV from the real data), /kaggle/working. The
+    new layout trains fully and must give the host's weights; the old one checks the data path only."""
     monkeypatch.setenv("PORTABILITY_KAGGLE_LAYOUT", layout)
-    done = portability("emulate", "kaggle", "--preset", "mnist-reference", env={"PORTABILITY_RUNS_DIR": str(run_store)})
+    quick = ["--max-train-samples", "6000"] if layout == "old" else []
+    done = portability("emulate", "kaggle", "--preset", "mnist-reference", *quick, env={"PORTABILITY_RUNS_DIR": str(run_store)})
     assert done.returncode == 0, done.stderr[-2000:]
     run_dir = next(run_store.glob("kaggle/*"))
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["test"]["accuracy"] >= 0.98 and results["platform"]["obtained"] == "emulated"
+    assert results["platform"]["obtained"] == "emulated" and results["dataset"]["train_samples"] == 60000
+    if not quick:
+        assert results["test"]["accuracy"] >= 0.98
+        assert results["weights_sha256"] == reference_run[1]["weights_sha256"]  # bit-identical to the host run
     assert results["platform"]["run_type"] == "Batch"
     assert results["platform"]["data_check"].startswith("canonical")
     expected = "/kaggle/input/" + ("mnist-in-csv" if layout == "old" else "datasets/oddrationale/mnist-in-csv")
@@ -136,11 +149,10 @@ def test_emulated_kernel_reference_on_real_mnist(layout, mnist_dir, run_store, m
     assert (run_dir / "model.h5").is_file() and "test accuracy" in (run_dir / "log.txt").read_text()
 
 
-@pytest.mark.skipif(not (os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")),
-                    reason="live Kaggle test: set KAGGLE_USERNAME and KAGGLE_KEY to run it against kaggle.com")
+@live("kaggle", "KAGGLE_USERNAME", "KAGGLE_KEY")
 def test_live_push_to_kaggle(run_store):
-    done = live_push("kaggle", 3600, run_store)
-    assert "[executed on kaggle]" in done.stdout
+    results = live_push("kaggle", 3600, run_store)
+    assert results["platform"]["run_type"] == "Batch" and results["platform"]["data_check"].startswith("canonical")
 
 
 class TestKaggleContract(AdapterContract):
@@ -161,3 +173,17 @@ class TestKaggleContract(AdapterContract):
             monkeypatch.setenv("PORTABILITY_KAGGLE_ENDPOINT", server.url)
             yield server
         assert server.violations == []
+
+
+def test_status_and_pull_as_separate_commands(credentials, run_store):
+    with KaggleStandIn("tester", "secret-key", reference_outputs()) as server:
+        env = {**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url, "PORTABILITY_RUNS_DIR": str(run_store)}
+        pushed = portability("push", "kaggle", env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        run = pushed.stdout.split("run: ")[1].split()[0]
+        states = [portability("status", run, env=env).stdout.split()[-1] for _ in range(3)]
+        assert states == ["queued", "running", "completed"]  # each call asks the platform again
+        pulled = portability("pull", run, env=env)
+        assert server.violations == []
+    assert pulled.returncode == 0 and f"{run}: [executed]" in pulled.stdout
+    assert "pulled" in portability("status", run, env=env).stdout

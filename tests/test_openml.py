@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests import openml_cache
-from tests.conftest import portability, synthetic_images
+from tests.conftest import live, portability, synthetic_images
 from tests.contract import AdapterContract
 from tests.openml_server import OpenMLStandIn
 
@@ -140,14 +140,14 @@ def test_holdout_reference_on_real_mnist_through_the_openml_client(mnist_dir, tm
     labels = np.concatenate([mnist.y_train, mnist.y_test])
     openml_cache.build(tmp_path / "c", 3573, 554, "mnist_784", images, labels, with_splits=False)
     env = env_for(run_store, tmp_path / "c", PORTABILITY_OPENML_TASK="3573", PORTABILITY_OPENML_PROTOCOL="holdout")
-    run_dir, results = pushed(portability("push", "openml", "--wait", "--preset", "mnist-reference", env=env), run_store)
-    assert results["test"]["accuracy"] >= 0.98
+    run_dir, results = pushed(portability("push", "openml", "--wait", "--preset", "mnist-reference",
+                                          "--max-train-samples", "6000", env=env), run_store)
+    assert results["dataset"]["train_samples"] == 60000 and results["test"]["accuracy"] >= 0.85  # chance is 0.1
     assert results["platform"]["protocol"].startswith("holdout") and "openml_run_id" not in results["platform"]
     assert results["platform"]["data_check"].startswith("canonical")
 
 
-@pytest.mark.skipif(not os.environ.get("OPENML_TEST_APIKEY"),
-                    reason="live OpenML test: set OPENML_TEST_APIKEY (a test.openml.org key) to run it")
+@live("openml", "OPENML_TEST_APIKEY")
 def test_live_publish_on_the_openml_test_server(run_store):
     env = {"PORTABILITY_RUNS_DIR": str(run_store), "OPENML_APIKEY": os.environ["OPENML_TEST_APIKEY"],
            "OPENML_SERVER": "https://test.openml.org/api/v1/xml", "PORTABILITY_OPENML_PROTOCOL": "cv"}
