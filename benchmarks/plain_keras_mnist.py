@@ -5,6 +5,7 @@ usage: python plain_keras_mnist.py MNIST_IDX_FOLDER
 
 import pathlib
 import sys
+import time
 
 import keras
 import numpy as np
@@ -37,6 +38,8 @@ model.add(layers.Dense(128, activation="relu"))
 model.add(layers.Dropout(0.5))
 model.add(layers.Dense(10, activation="softmax"))
 model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+started = time.perf_counter()
 model.fit(x_train, y_train, batch_size=128, epochs=1, verbose=0)
+print(f"fit seconds {time.perf_counter() - started:.3f}")
 loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
 print(f"test accuracy {accuracy:.4f}")

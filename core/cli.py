@@ -283,6 +283,9 @@ def main(argv=None, parser=None):
     except UserError as error:
         say(f"error: {error}")
         return error.exit_code
+    except BrokenPipeError:  # the reader stopped early (`| head`): not an error to report
+        sys.stdout = None
+        return 141
     except OSError as error:  # a path that cannot be read or written: the user's to fix
         where = f"{error.filename}: " if error.filename else ""
         say(f"error: {where}{error.strerror or error}; check that the path exists and can be written")

@@ -17,7 +17,8 @@ COLUMNS = [("platform", "platform", "str"), ("obtained", "how obtained", "str"),
            ("model", "model", "str"), ("epochs", "epochs", "str"), ("protocol", "protocol", "str"),
            ("accuracy", "test accuracy", "pct"), ("target", "target", "pct"), ("verdict", "verdict", "str"),
            ("delta", "vs local", "delta"), ("training_seconds", "training", "s"), ("hardware", "hardware", "str"),
-           ("versions", "TF / Keras", "str"), ("same_weights", "weights = local", "bool")]
+           ("versions", "TF / Keras", "str"), ("same_weights", "weights = local", "bool"),
+           ("images_per_second", "training images/s", "rate")]
 
 
 def build(out_dir=None, platforms_dir=codediff.PLATFORMS_DIR):
@@ -55,6 +56,7 @@ def _fmt(value, kind):
     if value is None:
         return "–"
     return {"pct": lambda v: f"{v:.2%}", "delta": lambda v: f"{v * 100:+.2f} pt", "s": lambda v: f"{v:.1f} s",
+            "rate": lambda v: f"{v:,.0f}",
             "bool": lambda v: "yes" if v else "no"}.get(kind, str)(value)
 
 

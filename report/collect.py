@@ -102,8 +102,17 @@ def row_for(name, results, local):
         "comparable": comparable, "training_seconds": results["timings"].get("training"), "hardware": hardware,
         "versions": f"TF {environment.get('tensorflow')} / Keras {environment.get('keras')}",
         "same_weights": (results["weights_sha256"] == local["weights_sha256"]) if comparable else None,
+        "images_per_second": images_per_second(results),
+        "device": results.get("throughput", {}).get("device"),
         "folder": results["_folder"],
     }
+
+
+def images_per_second(results):
+    """Training images per second over all phases, from results.json's throughput (None before it existed)."""
+    phases = results.get("throughput", {}).get("phases", {}).values()
+    seconds = sum(phase["seconds"] for phase in phases)
+    return sum(phase["images"] for phase in phases) / seconds if seconds else None
 
 
 def reproducibility(found):

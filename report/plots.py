@@ -11,7 +11,8 @@ def plots(rows):
     from matplotlib import pyplot
 
     with_results = [row for row in rows if row["results"]]
-    return {"curves": _png(pyplot, _curves, with_results), "accuracy": _png(pyplot, _accuracy, with_results)}
+    return {"curves": _png(pyplot, _curves, with_results), "accuracy": _png(pyplot, _accuracy, with_results),
+            "speed": _png(pyplot, _speed, with_results)}
 
 
 def _curves(axes, rows):
@@ -40,6 +41,14 @@ def _accuracy(axes, rows):
     axes.set_ylim(max(0, low - 0.05), 1)
     axes.set_ylabel("test accuracy")
     axes.set_title("Accuracy per platform")
+
+
+def _speed(axes, rows):
+    timed = [r for r in rows if r["images_per_second"]]
+    labels = [f"{r['platform']}\n{r['device']}, {r['results']['environment'].get('cpu_cores')} cores" for r in timed]
+    axes.bar(labels, [r["images_per_second"] for r in timed], color="#47a")
+    axes.set_ylabel("training images per second")
+    axes.set_title("Training speed per platform")
 
 
 def _png(pyplot, draw, rows):

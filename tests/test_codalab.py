@@ -26,7 +26,7 @@ def cl_or_fail():
 
 def outputs():
     results = json.loads((ROOT / "results/reference/mnist-reference.json").read_text())
-    results["platform"] = {"name": "codalab", "obtained": "executed", "bundle_uuid": "0x1"}
+    results["platform"] = {"name": "codalab", "obtained": "emulated", "bundle_uuid": "0x1"}  # the pull must relabel it
     return {"results.json": json.dumps(results).encode(), "model.h5": b"HDF5 stand-in", "stdout": b"training\n",
             "stderr": b""}
 
@@ -128,10 +128,12 @@ def test_failed_run_and_bad_password(tiny_npz, run_store, tmp_path):
                "CODALAB_PASSWORD": "secret", "PORTABILITY_CODALAB_WORKSHEET": f"{server.url}::portability"}
         failed = portability("push", "codalab", "--wait", "--timeout", "300", "--dataset", tiny_npz, *TINY, env=env)
         assert failed.returncode == 1 and "without a results.json" in failed.stderr and "Traceback" not in failed.stderr
+        assert server.violations == []
         wrong = portability("push", "codalab", "--force", "--dataset", tiny_npz, *TINY,
                             env={**env, "CODALAB_PASSWORD": "nope", "CODALAB_HOME": str(tmp_path / "cl2")})
         assert wrong.returncode == 1 and "Traceback (most recent" not in wrong.stderr
         assert "CodaLab rejected the credentials (cl work" in wrong.stderr and "CODALAB_PASSWORD" in wrong.stderr
+        assert [v for v in server.violations if "Invalid username or password" in v] == server.violations != []
     unreachable = portability("push", "codalab", "--force", "--dataset", tiny_npz, *TINY,
                               env={**env, "CODALAB_HOME": str(tmp_path / "cl3"),
                                    "PORTABILITY_CODALAB_WORKSHEET": "http://127.0.0.1:9::portability"})

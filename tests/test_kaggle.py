@@ -22,7 +22,7 @@ def credentials(tmp_path):
 
 def reference_outputs():
     results = json.loads((ROOT / "results/reference/mnist-reference.json").read_text())
-    results["platform"] = {"name": "kaggle", "obtained": "executed", "run_type": "Batch"}
+    results["platform"] = {"name": "kaggle", "obtained": "emulated", "run_type": "Batch"}  # the pull must relabel it
     return {"results.json": json.dumps(results).encode(), "model.h5": b"HDF5 stand-in", "log.txt": b"training log\n"}
 
 
@@ -88,14 +88,19 @@ def test_push_status_pull_against_the_stand_in(credentials, run_store):
     assert handle.remote_id == "tester/portability-mnist-reference" and handle.details["version"] == 1
     states = [entry["state"] for entry in store.status_history(run_dir)]
     assert states[0] == "submitting" and "running" in states and states[-1] == "pulled"
-    assert json.loads((run_dir / "results.json").read_text())["platform"]["obtained"] == "executed"
-    assert (run_dir / "model.h5").read_bytes() == b"HDF5 stand-in"
+    pulled = json.loads((run_dir / "results.json").read_text())
+    assert pulled["platform"]["obtained"] == "executed" and pulled["platform"]["run_store_id"] == run_dir.name
+    assert (run_dir / "model.h5").is_file() and (run_dir / "log.txt").read_text() == "training log\n"
+    report = portability("report", "--out", run_store.parent / "report", env={"PORTABILITY_RUNS_DIR": str(run_store)})
+    row = next(line for line in report.stdout.splitlines() if line.strip().startswith("kaggle"))
+    assert row.split()[:4] == ["kaggle", "executed", "98.14%", "PASS"]  # obtained as the handle says, not the file
 
 
 def test_push_error_in_the_response_is_shown(credentials, run_store):
     with KaggleStandIn("tester", "secret-key", {}, push_error="Notebook title is already in use") as server:
         env = {**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url, "PORTABILITY_RUNS_DIR": str(run_store)}
         done = portability("push", "kaggle", env=env)
+        assert server.violations == []  # a well-formed push that the platform refused
     assert done.returncode == 1 and "Kaggle refused the push: Notebook title is already in use" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -116,6 +121,7 @@ def test_wrong_key_is_a_platform_error(credentials, run_store):
     with KaggleStandIn("tester", "another-key", {}) as server:
         env = {**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url, "PORTABILITY_RUNS_DIR": str(run_store)}
         done = portability("push", "kaggle", env=env)
+        assert server.violations == ["POST /v1/kernels.KernelsApiService/SaveKernel: Unauthenticated"]
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "Kaggle rejected the credentials (push): check KAGGLE_USERNAME and KAGGLE_KEY" in done.stderr
 

@@ -151,5 +151,6 @@ def test_make_bench_prints_the_figures(mnist_dir):
     done = subprocess.run(["make", "bench", "BENCH_ARGS=--repeat 1"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ratio harness/plain: wall" in done.stdout and "harness breakdown (wall s, median): import" in done.stdout
-    accuracies = [float(line.split("test accuracy")[1]) for line in done.stdout.splitlines() if "test accuracy" in line]
+    assert "float32 matmul peak" in done.stdout and "training FLOPs per image: 15,786,240" in done.stdout
+    accuracies = [float(line.split("test accuracy")[1]) for line in done.stdout.splitlines() if "  test accuracy" in line]
     assert len(accuracies) == 2 and all(a >= 0.98 for a in accuracies)

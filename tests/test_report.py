@@ -129,7 +129,7 @@ def test_html_renders_in_headless_chromium(store, tmp_path):
     dom = chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), tmp_path=tmp_path)
     rendered = json.loads(html.unescape(dom.stdout.split('<pre id="checks">')[1].split("</pre>")[0]))
     # one side-by-side table per changed code file: each shim, and Kaggle's single-file loader too
-    assert rendered == {"rows": 6, "cells": 14, "images": [True, True], "diffs": 6, "changes": 5}, dom.stderr[-2000:]
+    assert rendered == {"rows": 6, "cells": 15, "images": [True, True, True], "diffs": 6, "changes": 5}, dom.stderr[-2000:]
     shot = ROOT / "results" / "test-artifacts" / "report.png"  # kept for a person to look at
     shot.parent.mkdir(parents=True, exist_ok=True)
     done = chromium("--window-size=1400,2400", f"--screenshot={shot}", (root / "out" / "report.html").as_uri(),

@@ -1,0 +1,51 @@
+"""How fast a run trained: images per second per phase, the model's FLOPs per image, the achieved
+GFLOP/s, and the cores, threads and device it used. Counted from the model's layers, not measured
+with a profiler, so the figure means the same on every platform."""
+
+import os
+
+TRAINING_FACTOR = 3  # a training step costs about three forward passes (forward, and two for backward)
+
+
+def forward_flops(model):
+    """Multiply-adds counted as 2 FLOPs, for the layers that dominate: convolutions and dense layers."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, height, width, channels_out = layer.output.shape
+            kernel_h, kernel_w = layer.kernel_size
+            total += 2 * height * width * channels_out * kernel_h * kernel_w * layer.input.shape[-1]
+        elif kind == "Dense":
+            total += 2 * layer.input.shape[-1] * layer.units
+        elif hasattr(layer, "layers"):  # a nested model (e.g. the augmentation block has no weights)
+            total += forward_flops(layer)
+    return int(total)
+
+
+def describe(model, history, train_images, tf):
+    """The `throughput` section of results.json."""
+    per_image = forward_flops(model)
+    phases = {}
+    for row in history:
+        phase = phases.setdefault(row["phase"], {"epochs": 0, "images": 0, "seconds": 0.0})
+        phase["epochs"] += 1
+        phase["images"] += train_images
+        phase["seconds"] += row["seconds"]
+    for phase in phases.values():
+        phase["seconds"] = round(phase["seconds"], 3)
+        phase["images_per_second"] = round(phase["images"] / phase["seconds"], 1) if phase["seconds"] else None
+        phase["gflops_per_second"] = (round(phase["images_per_second"] * per_image * TRAINING_FACTOR / 1e9, 2)
+                                      if phase["images_per_second"] else None)
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "forward_flops_per_image": per_image,
+        "training_flops_per_image": per_image * TRAINING_FACTOR,
+        "phases": phases,
+        "device": f"GPU ({', '.join(g.name for g in gpus)})" if gpus else "CPU",
+        "cpu_cores": os.cpu_count(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "default",
+        "deterministic_ops": True,
+        "note": "epoch wall time, validation included; FLOPs counted from the convolution and dense layers",
+    }
