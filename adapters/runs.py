@@ -35,16 +35,16 @@ def push(platform, settings, force=False, dry_run=False, mode="executed", log=pr
             if missing:
                 raise PlatformError(f"cannot push to {platform}:\n  - " + "\n  - ".join(missing))
         existing = None if force else store.find_pushed(platform, bundle, mode)
-        if existing:
+        if existing and last_state(existing[1]) not in ("submitting", "unknown"):
+            log(f"{platform}: this bundle was already pushed as {existing[0].run_id} (use --force for a new run)")
+            return existing
+        if existing:  # killed before its submission was recorded: submit it now
             handle, run_dir = existing
-            if last_state(run_dir) != "submitting":
-                log(f"{platform}: this bundle was already pushed as {handle.run_id} (use --force for a new run)")
-                return handle, run_dir
             log(f"{platform}: resuming the interrupted push of {handle.run_id}")
         else:
             handle, run_dir = _new_run(platform, settings, bundle, mode)
+        if not (run_dir / "bundle").is_dir():
             shutil.move(str(pathlib.Path(tmp) / "bundle"), run_dir / "bundle")
-            record_status(run_dir, "submitting")
     if mode == "emulated":
         record_status(run_dir, "running", "local emulation of the platform runtime")
         code = adapter.emulate(handle, run_dir, data_dir)
@@ -56,8 +56,10 @@ def push(platform, settings, force=False, dry_run=False, mode="executed", log=pr
 
 
 def _new_run(platform, settings, bundle, mode, root=None):
+    """A run folder whose handle is written last: a run with a handle always has a state."""
     run_dir = store.new_run_dir(platform, experiment.make_run_id(settings), root)
     results_file.write_json(run_dir / "config.json", settings.to_dict())
+    record_status(run_dir, "submitting")
     handle = Handle(platform=platform, run_id=run_dir.name, bundle_hash=bundle, mode=mode)
     store.write_handle(run_dir, handle)
     return handle, run_dir
@@ -79,16 +81,16 @@ def start_in_process(settings, out=None):
     """A run folder for `portability run`, which trains in this process: (handle, run_dir)."""
     digest = hashlib.sha256(json.dumps(settings.to_dict(), sort_keys=True).encode()).hexdigest()
     if out is None:
-        handle, run_dir = _new_run("local", settings, f"config:{digest}", "executed")
+        run_dir = store.new_run_dir("local", experiment.make_run_id(settings))
     else:
         run_dir = pathlib.Path(out)
         if (run_dir / "results.json").exists():
             raise UserError(f"{run_dir} already holds a run's results: choose another --out folder")
         run_dir.mkdir(parents=True, exist_ok=True)
-        handle = Handle(platform="local", run_id=run_dir.name, bundle_hash=f"config:{digest}")
-    handle.details.update(via=IN_PROCESS, pid=os.getpid())
-    store.write_handle(run_dir, handle)
+    handle = Handle(platform="local", run_id=run_dir.name, bundle_hash=f"config:{digest}",
+                    details={"via": IN_PROCESS, "pid": os.getpid()})
     record_status(run_dir, "running", "training in this process")
+    store.write_handle(run_dir, handle)
     return handle, run_dir
 
 

@@ -118,3 +118,24 @@ def test_status_and_pull_messages(run_store):
 
 class TestLocalContract(AdapterContract):
     name = "local"
+
+
+@pytest.mark.parametrize("stop_after", ["status", "handle"])
+def test_a_push_killed_before_its_first_state_is_resumed(stop_after, tiny_settings, run_store, monkeypatch):
+    """Killed between writing the run's first files: the next push submits it, it never waits forever."""
+    real = store.write_handle if stop_after == "handle" else runs.record_status
+
+    def dies(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runs.store if stop_after == "handle" else runs, "write_handle" if stop_after == "handle" else "record_status", dies)
+        with pytest.raises(KeyboardInterrupt):
+            runs.push("local", tiny_settings, log=lambda m: None)
+    messages = []
+    handle, run_dir = runs.push("local", tiny_settings, log=messages.append)
+    if stop_after == "handle":
+        assert any("resuming the interrupted push" in m for m in messages)
+    assert runs.wait(handle, run_dir, timeout=300, interval=0.5) == "completed"
+    assert runs.pull(handle, run_dir)["test"]["accuracy"] >= 0.5
