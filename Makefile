@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON39 ?= $(shell for p in $$(command -v python3.9) $$HOME/.pyenv/versions/3.9*/bin/python; do \
   $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 9))' 2>/dev/null && echo $$p && break; done)
 
-.PHONY: run test bench setup data platforms clean codalab-cli
+.PHONY: run test bench bench-sweep setup data platforms clean codalab-cli beat-env
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,11 +26,14 @@ data: setup
 run: data
 	$(BIN)/portability run --preset mnist-reference
 
-test: data codalab-cli
+test: data codalab-cli beat-env
 	$(BIN)/python -m pytest -ra
 
 bench: data
 	$(BIN)/python benchmarks/bench_reference.py $(BENCH_ARGS)
+
+bench-sweep: data
+	$(BIN)/python benchmarks/bench_sweep.py $(BENCH_ARGS)
 
 # The CodaLab CLI installs only on Python 3.9 and conflicts with TensorFlow: it gets its own venv.
 codalab-cli: .codalab-venv/bin/cl
@@ -40,5 +43,21 @@ codalab-cli: .codalab-venv/bin/cl
 	$(PYTHON39) -m venv .codalab-venv
 	.codalab-venv/bin/python -m pip install -q codalab==1.7.5
 
+# BEAT's packages run on Python 3.11 only (3.12 removed `imp`), need setuptools < 81 (pkg_resources) and
+# pin jsonschema 3.2: they get their own venv, with TensorFlow beside them (the local executor runs the
+# blocks in that Python), at the versions of requirements.txt.
+PYTHON311 ?= $(shell for p in $(PYTHON) $$(command -v python3.11) $$HOME/.pyenv/versions/3.11*/bin/python; do \
+  $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && echo $$p && break; done)
+BEAT_PACKAGES := setuptools==80.10.2 beat.core==1.13.5 beat.backend.python==1.7.15 beat.cmdline==1.10.3 \
+  tensorflow-cpu keras numpy h5py pyyaml pillow
+
+beat-env: .beat-venv/.installed
+
+.beat-venv/.installed: requirements.txt
+	@test -n "$(PYTHON311)" || { echo "BEAT needs Python 3.11: install it (e.g. pyenv install 3.11) or pass PYTHON311=/path/to/python3.11"; exit 1; }
+	$(PYTHON311) -m venv .beat-venv
+	.beat-venv/bin/python -m pip install -q $(BEAT_PACKAGES) -c requirements.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) .beat-venv *.egg-info

@@ -19,6 +19,7 @@ REGISTRY = {
                         ("CODALAB_USERNAME", "CODALAB_PASSWORD", "$CODALAB_HOME", "~/.codalab")),
     "comet": Platform("adapters.comet", "CometAdapter", "comet_ml", "comet-ml", ("COMET_API_KEY", "~/.comet.config")),
     "openml": Platform("adapters.openml", "OpenMLAdapter", "openml", "openml", ("OPENML_APIKEY", "~/.config/openml")),
+    "beat": Platform("adapters.beat", "BeatAdapter", None, None, ("BEAT_TOKEN", "~/.beatrc")),
 }
 
 

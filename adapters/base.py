@@ -81,6 +81,7 @@ class Adapter(abc.ABC):
     helper_groups = {}  # shim helper function -> its group in the code diff (the hooks' groups are known)
     emulation_variables = ()  # prefixes of host variables the platform gives its runs (its own settings)
     runs_with_own_credentials = False  # computes here with the user's credentials (a tracker), not remotely
+    computes_here = False  # trains on this machine's cores: a sweep runs its cells as Dask tasks
     for_repository = False  # rendering the committed platforms/ files: no user's name or settings in them
 
     # what is missing ---------------------------------------------------------------------------
@@ -157,6 +158,10 @@ class Adapter(abc.ABC):
             code = {name: files[name] for name in ("experiment.py", "shim.py")}
             return {**code, "single-file loader": loader}, core
         return {name: (folder / self.code_dir / name).read_text() for name in ("experiment.py", "shim.py")}, 0
+
+    def code_paths(self, folder):
+        """The generated files that code_files() covers (the rest are manifests, for the code diff)."""
+        return {self.entry_path(), str(pathlib.PurePosixPath(self.code_dir, "shim.py"))}
 
     # lifecycle -----------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -97,6 +97,8 @@ def command_push(args):
     for name in args.platforms:
         adapters.get(name)  # an unknown name stops everything before anything is sent
     settings = _settings(args)
+    if args.seeds:
+        return _sweep_seeds(settings, args.seeds, "ready" if args.all else args.platforms, args)
     if len(args.platforms) == 1:
         return _push_one(args.platforms[0], settings, args)
     return _push_many(args.platforms or adapters.names(), settings, args)
@@ -236,10 +238,73 @@ def command_setup(args):
     return 0
 
 
+def command_sweep(args):
+    """`portability sweep GRID`: every cell of a grid; the verdict at the end."""
+    from adapters import grid
+
+    return _sweep(grid.load(args.grid, quick=args.quick, platforms=args.platforms or None), args)
+
+
+def _sweep_seeds(settings, seeds, platforms, args):
+    """`run --seeds 1-5`, `push PLATFORM --seeds 1-5`: a sweep over seeds of one config."""
+    from adapters import grid
+
+    values = {k: v for k, v in settings.to_dict().items() if k != "seed" and v is not None}
+    name = f"seeds-{experiment_label(settings)}"
+    return _sweep(grid.make(name, values, {"seed": grid.parse_seeds(seeds)}, platforms,
+                            margin=grid.DEFAULT_MARGIN if args.margin is None else args.margin), args)
+
+
+def experiment_label(settings):
+    return (settings.preset or f"{pathlib.Path(settings.dataset).name}-{settings.model}").replace(".", "-")
+
+
+def _sweep(the_grid, args):
+    from adapters import sweep
+    from report import sweeps
+
+    if args.margin is not None and args.margin != the_grid.margin:
+        the_grid.margin = args.margin
+    threads = _threads(args.threads)
+    if getattr(args, "dry_run", False):
+        print(sweep.describe_plan(the_grid, threads, args.workers))
+        return 0
+    data = sweep.run(the_grid, threads=threads, workers=args.workers, scheduler=args.scheduler, timeout=args.timeout)
+    print(sweep.summary(data))
+    section = sweeps.section(data, sweep.folder_for(the_grid, the_grid.cells(threads)))
+    if section["rows"]:
+        print("\n" + " | ".join(sweeps.COLUMNS))
+        for cells in sweeps.table(section):
+            print(" | ".join(cells))
+    print(f"sweep folder: {sweep.folder_for(the_grid, the_grid.cells(threads))}; `portability report` adds it to the report")
+    return 1 if any(cell["state"] != "done" for cell in data["cells"].values()) else 0
+
+
+def _threads(value):
+    if value < 1:
+        raise UsageError(f"--threads must be >= 1, got {value}")
+    return value
+
+
+def add_sweep_options(parser, with_seeds=False):
+    if with_seeds:
+        parser.add_argument("--seeds", help="replicate over seeds (1-5, 1,2,7 or 1-3,10): a sweep, with its verdict")
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads per cell computed here "
+                        "(default 1; the count changes the weights, and is recorded)")
+    parser.add_argument("--workers", type=int, help="Dask worker processes here (default: cores / threads)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (tcp://HOST:8786) "
+                        "instead of a cluster on this machine")
+    parser.add_argument("--margin", type=float, help="equivalence margin as a fraction of accuracy "
+                        "(default: the grid's, else 0.003 = 0.3 points)")
+
+
 def command_run(args):
     """`portability run`: trains here, in this process, and records the run like every push."""
-    core_cli.quiet_tensorflow(args.verbose)
     settings = core_cli.config_from_args(args)
+    if args.seeds:
+        args.timeout = 3600
+        return _sweep_seeds(settings, args.seeds, ["local"], args)
+    core_cli.quiet_tensorflow(args.verbose)
     handle, run_dir = runs.start_in_process(settings, args.out)
     try:
         results = core_cli.run_experiment(args, settings, run_dir)
@@ -255,7 +320,9 @@ def build_parser():
     parser = core_cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
     commands.choices["run"].set_defaults(handler=command_run)
+    add_sweep_options(commands.choices["run"], with_seeds=True)
     add_platform_commands(commands, adapters.names())
+    add_sweep_command(commands)
     add_comparison_commands(commands, adapters.names())
     return parser
 
@@ -288,6 +355,7 @@ def add_platform_commands(commands, platforms):
     push.add_argument("--wait", action="store_true", help="follow the run to its end and pull the results")
     push.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default %(default)s)")
     core_cli.add_config_options(push)
+    add_sweep_options(push, with_seeds=True)
     push.set_defaults(handler=command_push)
 
     status = commands.add_parser("status", help="the state of one run or of every run")
@@ -303,6 +371,18 @@ def add_platform_commands(commands, platforms):
                                 "base image and wheelhouse, for machines without an image registry)")
     setup.add_argument("platform", choices=platforms)
     setup.set_defaults(handler=command_setup)
+
+
+def add_sweep_command(commands):
+    sweep = commands.add_parser("sweep", help="run every cell of a grid (seeds x configs x platforms) on Dask, "
+                                "then the statistical verdict")
+    sweep.add_argument("grid", metavar="GRID", help="a grid file (YAML or JSON), or a shipped grid: seeds, vgg-augmentation")
+    sweep.add_argument("--quick", action="store_true", help="the grid's laptop scale (its `quick` section)")
+    sweep.add_argument("--dry-run", action="store_true", help="list the cells, which are complete and what each costs")
+    sweep.add_argument("--platforms", nargs="+", metavar="PLATFORM", help="replace the grid's platforms")
+    sweep.add_argument("--timeout", type=float, default=3600, help="seconds to wait for each platform cell")
+    add_sweep_options(sweep)
+    sweep.set_defaults(handler=command_sweep)
 
 
 def add_comparison_commands(commands, platforms):

@@ -45,6 +45,7 @@ def pinned_requirements():
 
 class DockerAdapter(Adapter):
     name = "docker"
+    computes_here = True
     user_data_at = "/data/"  # mounted at /data
     tool = ("docker", "sudo apt-get install docker.io")
     network = False  # the container runs with --network none
@@ -102,6 +103,8 @@ class DockerAdapter(Adapter):
                "--user", f"{os.getuid()}:{os.getgid()}",
                "-v", f"{data}:{mount}:ro", "-v", f"{output.resolve()}:/results",
                "-e", f"PORTABILITY_IMAGE={tag}", "-e", "PORTABILITY_OBTAINED=executed",
+               *(["-e", f"PORTABILITY_THREADS={os.environ['PORTABILITY_THREADS']}"]
+                 if os.environ.get("PORTABILITY_THREADS") else []),
                "--label", f"portability.run={handle.run_id}", tag)
         handle.remote_id = name
         handle.details.update(image=tag, base_image=self.base, data=str(data))

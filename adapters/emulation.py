@@ -29,7 +29,7 @@ def host_root_arguments():
 # what any run may see of the host's environment; an adapter adds its own settings' prefixes
 SAFE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_", "TZ", "TERM", "TMPDIR", "PYTHON",
                   "TF_", "OMP_", "OPENBLAS_", "MKL_", "KMP_", "CUDA_", "NVIDIA_", "XDG_CACHE_HOME",
-                  "PORTABILITY_CACHE_DIR", "PORTABILITY_DATA_MIRROR")
+                  "PORTABILITY_CACHE_DIR", "PORTABILITY_DATA_MIRROR", "PORTABILITY_THREADS")
 
 
 def environment(prefixes=()):

@@ -13,6 +13,7 @@ from core import config as configuration, results as results_file
 
 class LocalAdapter(Adapter):
     name = "local"
+    computes_here = True  # comet and openml too: they train here and log or publish
     kept_folder = None  # a folder the run writes beside its results, kept in the run folder (offline uploads)
 
     def bundle_config(self, settings):
@@ -28,13 +29,17 @@ class LocalAdapter(Adapter):
         work.mkdir(exist_ok=True)
         for stale in ("exitcode", "log.txt"):
             (work / stale).unlink(missing_ok=True)
-        script = '"$0" "$1" output > log.txt 2>&1; echo $? > exitcode.partial && mv exitcode.partial exitcode'
-        process = subprocess.Popen(["sh", "-c", script, sys.executable, str(run_dir / "bundle" / self.entry_path())],
+        script = '"$@" > log.txt 2>&1; echo $? > exitcode.partial && mv exitcode.partial exitcode'
+        process = subprocess.Popen(["sh", "-c", script, "run", *self.run_command(run_dir)],
                                    cwd=work, start_new_session=True, stdin=subprocess.DEVNULL,
                                    env={**os.environ, "PORTABILITY_OBTAINED": "executed"})
         handle.remote_id = f"pid {process.pid}"
         handle.details.update(pid=process.pid, python=sys.executable)
         (work / "started").write_text(f"{process.pid}\n")
+
+    def run_command(self, run_dir):
+        """The command that runs the bundle in run_dir/work, writing its files to output/."""
+        return [sys.executable, str(run_dir / "bundle" / self.entry_path()), "output"]
 
     def status(self, handle, run_dir):
         work = run_dir / "work"

@@ -20,9 +20,11 @@ from core.errors import UserError
 IN_PROCESS = "portability run"
 
 
-def push(platform, settings, force=False, dry_run=False, mode="executed", log=print, data_dir=None):
+def push(platform, settings, force=False, dry_run=False, mode="executed", log=print, data_dir=None, details=None,
+         existing=None):
     """Package and submit; returns (handle, run_dir). The same bundle is not submitted twice unless
-    `force`; a push that was killed midway is resumed."""
+    `force`; a push that was killed midway is resumed. `existing` names the run to resume or keep
+    (a sweep's cell); `details` go into a new run's handle."""
     adapter = adapters.get(platform)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = adapter.package(settings, pathlib.Path(tmp) / "bundle")
@@ -34,7 +36,7 @@ def push(platform, settings, force=False, dry_run=False, mode="executed", log=pr
             missing = adapter.check()
             if missing:
                 raise PlatformError(f"cannot push to {platform}:\n  - " + "\n  - ".join(missing))
-        existing = None if force else store.find_pushed(platform, bundle, mode)
+        existing = existing or (None if force else store.find_pushed(platform, bundle, mode))
         if existing and last_state(existing[1]) not in ("submitting", "unknown"):
             log(f"{platform}: this bundle was already pushed as {existing[0].run_id} (use --force for a new run)")
             return existing
@@ -42,7 +44,7 @@ def push(platform, settings, force=False, dry_run=False, mode="executed", log=pr
             handle, run_dir = existing
             log(f"{platform}: resuming the interrupted push of {handle.run_id}")
         else:
-            handle, run_dir = _new_run(platform, settings, bundle, mode)
+            handle, run_dir = _new_run(platform, settings, bundle, mode, details)
         if not (run_dir / "bundle").is_dir():
             shutil.move(str(pathlib.Path(tmp) / "bundle"), run_dir / "bundle")
     if mode == "emulated":
@@ -55,12 +57,12 @@ def push(platform, settings, force=False, dry_run=False, mode="executed", log=pr
     return handle, run_dir
 
 
-def _new_run(platform, settings, bundle, mode, root=None):
+def _new_run(platform, settings, bundle, mode, details=None):
     """A run folder whose handle is written last: a run with a handle always has a state."""
-    run_dir = store.new_run_dir(platform, experiment.make_run_id(settings), root)
+    run_dir = store.new_run_dir(platform, experiment.make_run_id(settings))
     results_file.write_json(run_dir / "config.json", settings.to_dict())
     record_status(run_dir, "submitting")
-    handle = Handle(platform=platform, run_id=run_dir.name, bundle_hash=bundle, mode=mode)
+    handle = Handle(platform=platform, run_id=run_dir.name, bundle_hash=bundle, mode=mode, details=dict(details or {}))
     store.write_handle(run_dir, handle)
     return handle, run_dir
 

@@ -42,9 +42,9 @@ def runs_root():
     return pathlib.Path(os.environ.get("PORTABILITY_RUNS_DIR") or ROOT / "results" / "runs")
 
 
-def new_run_dir(platform, run_id, root=None):
+def new_run_dir(platform, run_id):
     """A new, empty run folder; `run_id-2`, `-3`, ... when another process took the name first."""
-    parent = pathlib.Path(root or runs_root() / platform)
+    parent = runs_root() / platform
     parent.mkdir(parents=True, exist_ok=True)
     candidate, number = run_id, 1
     while True:
@@ -105,7 +105,8 @@ def all_runs(platform=None):
 def scan(platform=None):
     """(readable runs as (handle, run_dir), problems as (run_dir, message)) of the whole store."""
     found, problems = [], []
-    for folder in sorted(path for path in runs_root().glob(f"{platform or '*'}/*") if path.is_dir()):
+    for folder in sorted(path for path in runs_root().glob(f"{platform or '*'}/*")
+                         if path.is_dir() and not path.parent.name.startswith("_")):  # _sweeps: not runs
         if not (folder / "handle.json").is_file():
             problems.append((folder, "no handle.json: not a run this tool made, or one cut short while starting"))
             continue

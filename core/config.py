@@ -160,7 +160,8 @@ def build_config(preset=None, config_file=None, overrides=None):
     if config_file is not None:
         file_values = read_config_file(config_file)
         if "preset" in file_values and preset is None:
-            return build_config(file_values.pop("preset"), None, {**file_values, **(overrides or {})})
+            given = {k: v for k, v in (overrides or {}).items() if v is not None}  # an unset flag keeps the file's value
+            return build_config(file_values.pop("preset"), None, {**file_values, **given})
         if file_values.get("preset") not in (None, preset):
             raise UsageError(f"config file {config_file} names preset {file_values['preset']!r} but --preset is "
                              f"{preset!r}: drop one of them")

@@ -159,9 +159,22 @@ def setup(config):
     import tensorflow as tf
 
     logging.getLogger("absl").setLevel(logging.ERROR)  # Keras 3 calls HDF5 "legacy" on every save
+    threads = intra_op_threads()
+    if threads:  # changes the weights (another reduction order): results.json records it
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     return keras, tf
+
+
+def intra_op_threads():
+    """TensorFlow's intra-op threads from $PORTABILITY_THREADS (a sweep sizes it to its workers); 0: default."""
+    value = os.environ.get("PORTABILITY_THREADS", "").strip()
+    if value in ("", "default"):
+        return 0
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"PORTABILITY_THREADS={value!r}: set a number of threads >= 1, or unset it for TensorFlow's default")
+    return int(value)
 
 
 def prepare_data(config, dataset):

@@ -6,13 +6,17 @@ import functools
 import pathlib
 
 from adapters.bundle import ROOT
-from report import codediff, collect, plots
+from report import codediff, collect, plots, sweeps
 
 LEGEND = ("*executed*: ran on the platform; *emulated*: ran here in an emulation of the platform's runtime; "
           "*packaged*: built, not run; *<state>, no result*: pushed, but no results.json came back (see "
           "Problems). \"vs local\" and \"weights = local\" compare only runs with the local run's config and protocol.")
 CV_NOTE = ("Cross-validation rows report the mean over folds of all 70,000 rows (or the task's rows), not a "
            "10,000-image holdout: compare them with holdout rows with care.")
+SWEEP_NOTE = ("Each sweep cell is one run. \"target\" says whether the mean's 95% interval clears the target, "
+              "straddles it or falls short. \"verdict vs local\" pairs each seed with local's: EQUIVALENT when two "
+              "one-sided tests put the difference within the margin, DIFFERENT when a paired t-test rejects no "
+              "difference, else INCONCLUSIVE. Weights compare bit for bit only at the same thread count.")
 COLUMNS = [("platform", "platform", "str"), ("obtained", "how obtained", "str"), ("dataset", "dataset", "str"),
            ("model", "model", "str"), ("epochs", "epochs", "str"), ("protocol", "protocol", "str"),
            ("accuracy", "test accuracy", "pct"), ("target", "target", "pct"), ("verdict", "verdict", "str"),
@@ -26,11 +30,16 @@ def build(out_dir=None, platforms_dir=codediff.PLATFORMS_DIR):
     out_dir = pathlib.Path(out_dir or ROOT / "results")
     data = model(platforms_dir)
     images = plots.plots(data["rows"])
+    for section in data["sweeps"]:
+        section["plots"] = plots.sweep_plots(section)
+        images.update(section["plots"])
     (out_dir / "plots").mkdir(parents=True, exist_ok=True)
     for name, png in images.items():
         (out_dir / "plots" / f"{name}.png").write_bytes(png)
     data["plots"] = {name: {"file": f"plots/{name}.png", "base64": base64.b64encode(png).decode()}
                      for name, png in images.items()}
+    for section in data["sweeps"]:
+        section["plots"] = {name: data["plots"].pop(name) for name in section["plots"]}
     (out_dir / "report.md").write_text(_template("report.md.j2").render(**data))
     (out_dir / "report.html").write_text(_template("report.html.j2").render(**data))
     return data
@@ -49,7 +58,9 @@ def model(platforms_dir):
             "cells": [table_cells(row) for row in rows], "row_classes": [_row_class(row) for row in rows],
             "cv_note": CV_NOTE if any(r["results"] and "CV" in r["protocol"] for r in rows) else None,
             "local": local, "problems": problems, "reproducibility": collect.reproducibility(found),
-            "drift": collect.drift(rows, local), "diffs": diffs, "groups": codediff.GROUPS}
+            "drift": collect.drift(rows, local), "diffs": diffs, "groups": codediff.GROUPS,
+            "sweeps": [dict(section, cells_text=sweeps.table(section)) for section in sweeps.sections()],
+            "sweep_columns": sweeps.COLUMNS, "sweep_note": SWEEP_NOTE}
 
 
 def _fmt(value, kind):

@@ -79,7 +79,7 @@ def _count(result, adapter, before, after, owners):
 
 def _count_manifests(result, adapter, platforms_dir):
     folder = platforms_dir / result["platform"]
-    code_paths = {adapter.entry_path(), str(pathlib.PurePosixPath(adapter.code_dir, "shim.py"))}
+    code_paths = adapter.code_paths(folder)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = str(path.relative_to(folder))
         if relative in code_paths:

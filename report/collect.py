@@ -20,7 +20,7 @@ def collect():
     found, problems = [], []
     root = store.runs_root()
     for path in sorted(root.glob("*/*")):
-        if not path.is_dir():
+        if not path.is_dir() or path.parent.name.startswith("_"):  # _sweeps holds manifests, not runs
             continue
         where = path.relative_to(root)
         if not (path / "results.json").is_file():
@@ -93,7 +93,8 @@ def row_for(name, results, local):
         hardware += f", GPU {', '.join(environment['gpus'])}"
     comparable = local is not None and config_key(results) == config_key(local) and protocol_of(results) == protocol_of(local)
     return {
-        "platform": name, "obtained": results["platform"]["obtained"], "results": results,
+        "platform": name, "results": results,
+        "obtained": results["platform"]["obtained"] + (f" ({results['platform']['engine']})" if results["platform"].get("engine") else ""),
         "dataset": results["dataset"]["name"], "model": results["model"]["name"],
         "epochs": results["config"]["epochs"], "protocol": protocol_of(results),
         "accuracy": results["test"]["accuracy"], "target": results["target"]["accuracy"],

@@ -1,5 +1,6 @@
-"""The report's two plots as PNG bytes: per-epoch training accuracy of every platform, and test
-accuracy per platform against its target."""
+"""The report's plots as PNG bytes: per-epoch training accuracy of every platform, test accuracy per
+platform against its target, training speed, and per sweep the replicates per platform (box and
+points) and, for grids, accuracy against the varied axis."""
 
 import io
 
@@ -49,6 +50,49 @@ def _speed(axes, rows):
     axes.bar(labels, [r["images_per_second"] for r in timed], color="#47a")
     axes.set_ylabel("training images per second")
     axes.set_title("Training speed per platform")
+
+
+def sweep_plots(section):
+    """{name: PNG} for one sweep section: the strip/box plot, and the axis plot when an axis varies."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    if not section["rows"]:
+        return {}
+    images = {f"sweep-{section['name']}": _png(pyplot, _replicates, section["rows"])}
+    if section["varied"]:
+        images[f"sweep-{section['name']}-{section['varied'][0]}"] = _png(
+            pyplot, lambda axes, rows: _against_axis(axes, rows, section["varied"][0]), section["rows"])
+    return images
+
+
+def _replicates(axes, rows):
+    labels = [f"{r['platform']}\n{r['label']}" if r["label"] != "–" else r["platform"] for r in rows]
+    values = [list(r["accuracies"].values()) for r in rows]
+    axes.boxplot(values, widths=0.5, showfliers=False)
+    for position, points in enumerate(values, start=1):
+        spread = [position + 0.12 * ((i % 5) - 2) / 2 for i in range(len(points))]
+        axes.scatter(spread, points, s=18, color="#47a", zorder=3)
+    axes.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
+    for target in sorted({r["summary"]["target"] for r in rows}):
+        axes.axhline(target, color="#333", linestyle="--", linewidth=1)
+    axes.set_ylabel("test accuracy")
+    axes.set_title("Test accuracy over seeds, per platform")
+
+
+def _against_axis(axes, rows, axis):
+    for platform in dict.fromkeys(r["platform"] for r in rows):
+        mine = sorted((r for r in rows if r["platform"] == platform), key=lambda r: r["point"].get(axis))
+        means = [r["summary"]["mean"] for r in mine]
+        errors = [(r["summary"]["ci"][1] - r["summary"]["mean"]) if r["summary"]["ci"] else 0 for r in mine]
+        axes.errorbar([str(r["point"].get(axis)) for r in mine], means, yerr=errors, marker="o", capsize=4,
+                      label=platform)
+    axes.set_xlabel(axis)
+    axes.set_ylabel("mean test accuracy (95% CI)")
+    axes.set_title(f"Accuracy against {axis}")
+    axes.legend()
 
 
 def _png(pyplot, draw, rows):

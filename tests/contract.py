@@ -124,7 +124,8 @@ class AdapterContract:
         code, _ = adapter.code_files(tmp_path / "bundle")
         assert code["experiment.py"] == (bundle.SHIMS / "entry.py").read_text()
         assert f'PLATFORM = "{self.name}"' in code["shim.py"]
-        assert set(adapter.helper_groups) <= set(_top_level_names(code["shim.py"]))
+        names = {name for text in code.values() for name in _top_level_names(text)}  # the shim, and any blocks or views
+        assert set(adapter.helper_groups) <= names
 
     def test_committed_platform_files_are_fresh(self, adapter, monkeypatch, tmp_path):
         from adapters import cli

@@ -2,7 +2,6 @@
 real comet_ml SDK against a stand-in server, and an unreachable server that must end offline."""
 
 import json
-import os
 import zipfile
 
 import pytest

@@ -20,6 +20,14 @@ def test_json_file_with_preset_and_round_trip(tmp_path):
     assert config.config_from_dict(built.to_dict()) == built
 
 
+def test_unset_flags_keep_the_values_of_a_file_that_names_a_preset(tmp_path):
+    """`run --config cell.json` with a file naming its preset: flags not given must not reset the file's
+    seed to the preset's (every sweep cell would have trained with seed 42)."""
+    (tmp_path / "c.json").write_text(json.dumps({"preset": "mnist-reference", "seed": 3, "model": "1-layer"}))
+    built = config.build_config(None, tmp_path / "c.json", {"seed": None, "model": None, "epochs": 2})
+    assert (built.seed, built.model, built.epochs, built.preset) == (3, "1-layer", 2, "mnist-reference")
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"preset": "nope"}, "unknown preset 'nope': valid presets are mnist-reference, mnist-rmsprop"),
     ({"overrides": {"model": "resnet"}}, "unknown model 'resnet': valid models are reference, 1-layer"),

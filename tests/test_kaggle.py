@@ -2,7 +2,6 @@
 layouts), and push/status/pull with the real `kaggle` SDK against a strict stand-in server."""
 
 import json
-import os
 
 import pytest
 

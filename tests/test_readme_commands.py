@@ -32,7 +32,7 @@ def test_platforms_says_what_each_needs(tmp_path):
                                          "CODALAB_USERNAME": "", "COMET_API_KEY": "", "OPENML_APIKEY": ""})
     assert done.returncode == 0
     lines = {line.split()[0]: line for line in done.stdout.splitlines() if not line.startswith(" ")}
-    assert list(lines) == ["local", "docker", "kaggle", "codalab", "comet", "openml"]
+    assert list(lines) == ["local", "docker", "kaggle", "codalab", "comet", "openml", "beat"]
     assert lines["local"].endswith("ready") and "not ready" in lines["kaggle"] and "not ready" in lines["codalab"]
     assert "offline (set COMET_API_KEY to log online)" in lines["comet"] and "offline (set OPENML_APIKEY" in lines["openml"]
     assert "KAGGLE_USERNAME and KAGGLE_KEY" in done.stdout and "CODALAB_USERNAME and CODALAB_PASSWORD" in done.stdout
@@ -41,10 +41,10 @@ def test_platforms_says_what_each_needs(tmp_path):
 def test_package_all_writes_every_bundle(tmp_path):
     done = portability("package", "--all", "--out", tmp_path / "bundles")
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in (tmp_path / "bundles").iterdir()) == sorted(["local", "docker", "kaggle", "codalab", "comet", "openml"])
+    assert sorted(p.name for p in (tmp_path / "bundles").iterdir()) == sorted(["local", "docker", "kaggle", "codalab", "comet", "openml", "beat"])
     assert (tmp_path / "bundles" / "codalab" / "code" / "core" / "experiment.py").is_file()
     assert not (tmp_path / "bundles" / "kaggle" / "core").exists()  # Kaggle's bundle is one file
-    assert done.stdout.count("bundle in") == 6
+    assert done.stdout.count("bundle in") == 7
 
 
 def test_docs_are_fresh_and_docs_check_says_so():

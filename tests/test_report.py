@@ -49,7 +49,7 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
     monkeypatch.setenv("PORTABILITY_RUNS_DIR", env["PORTABILITY_RUNS_DIR"])
     data = report.build(root / "out2")
     rows = {row["platform"]: row for row in data["rows"]}
-    assert list(rows) == ["local", "docker", "kaggle", "codalab", "comet", "openml"]  # the registry's order
+    assert list(rows) == ["local", "docker", "kaggle", "codalab", "comet", "openml", "beat"]  # the registry's order
     assert rows["local"]["obtained"] == "executed" and rows["comet"]["obtained"] == "executed"
     assert rows["docker"]["obtained"] == "emulated" and rows["kaggle"]["obtained"] == "emulated"
     assert rows["codalab"]["obtained"] in ("packaged", "not built") and rows["codalab"]["results"] is None
@@ -128,8 +128,9 @@ def test_html_renders_in_headless_chromium(store, tmp_path):
     probe.write_text(page.replace("</body>", CHECKS))
     dom = chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), tmp_path=tmp_path)
     rendered = json.loads(html.unescape(dom.stdout.split('<pre id="checks">')[1].split("</pre>")[0]))
-    # one side-by-side table per changed code file: each shim, and Kaggle's single-file loader too
-    assert rendered == {"rows": 6, "cells": 15, "images": [True, True, True], "diffs": 6, "changes": 5}, dom.stderr[-2000:]
+    # one side-by-side table per changed code file: each shim, Kaggle's single-file loader, and BEAT's
+    # shim, view, two blocks and library loader
+    assert rendered == {"rows": 7, "cells": 15, "images": [True, True, True], "diffs": 11, "changes": 6}, dom.stderr[-2000:]
     shot = ROOT / "results" / "test-artifacts" / "report.png"  # kept for a person to look at
     shot.parent.mkdir(parents=True, exist_ok=True)
     done = chromium("--window-size=1400,2400", f"--screenshot={shot}", (root / "out" / "report.html").as_uri(),

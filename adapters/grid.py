@@ -1,0 +1,180 @@
+"""Grid files: replicates and sweeps as data. A grid names a base config, axes over any config key,
+and the platforms; its cells are every combination. Shipped grids are in docs/grids/.
+
+    name: seeds
+    base: {preset: mnist-reference}
+    axes: {seed: [1, 2, 3, 4, 5]}
+    platforms: ready            # every ready platform; or a list such as [local, docker]
+    margin: 0.003               # equivalence margin of the verdict (0.003 = 0.3 points)
+    quick: {base: {max_train_samples: 6000}}   # what --quick changes, for a laptop
+"""
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import pathlib
+
+import adapters
+from core import config as configuration
+from core.errors import UsageError
+
+GRIDS_DIR = pathlib.Path(__file__).resolve().parents[1] / "docs" / "grids"
+KEYS = ("name", "description", "base", "axes", "platforms", "margin", "quick")
+DEFAULT_MARGIN = 0.003
+
+
+@dataclasses.dataclass
+class Cell:
+    """One run of a sweep: a platform and a complete config."""
+
+    platform: str
+    config: dict
+    axes: dict
+    threads: int | None = None
+
+    @property
+    def id(self):
+        """Same platform, config and threads: the same cell, in any sweep."""
+        key = json.dumps({"platform": self.platform, "config": self.config, "threads": self.threads}, sort_keys=True)
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    @property
+    def label(self):
+        return ", ".join(f"{k}={v}" for k, v in self.axes.items())
+
+    def to_dict(self):
+        return {"id": self.id, "platform": self.platform, "config": self.config, "axes": self.axes,
+                "threads": self.threads}
+
+
+@dataclasses.dataclass
+class Grid:
+    name: str
+    base: dict
+    axes: dict
+    platforms: list
+    margin: float = DEFAULT_MARGIN
+    description: str = ""
+
+    def cells(self, threads=None):
+        """Every combination of the axes on every platform; TF threads fixed for the cells computed here."""
+        names = list(self.axes)
+        cells = []
+        for platform in self.platforms:
+            for values in itertools.product(*(self.axes[name] for name in names)):
+                point = dict(zip(names, values))
+                settings = configuration.config_from_dict({**self.base, **point})
+                cells.append(Cell(platform, _absolute(settings.to_dict()), point,
+                                  threads if computed_here(platform) else None))
+        return cells
+
+    @property
+    def digest(self):
+        text = json.dumps([self.base, self.axes, self.platforms], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
+def computed_here(platform):
+    """Cells that train on this machine's (or the Dask cluster's) cores, not on a platform's."""
+    return adapters.get(platform).computes_here
+
+
+def _absolute(values):
+    """A user's data set by absolute path: a worker may start elsewhere."""
+    if values["dataset"] not in configuration.BUILTIN_DATASETS:
+        values["dataset"] = str(pathlib.Path(values["dataset"]).resolve())
+    return values
+
+
+def find(reference):
+    """A grid file's path, or the name of a shipped grid (`seeds`, `vgg-augmentation`)."""
+    path = pathlib.Path(reference)
+    if path.is_file():
+        return path
+    shipped = GRIDS_DIR / f"{reference}.yaml"
+    if shipped.is_file() and "/" not in reference:
+        return shipped
+    names = ", ".join(sorted(p.stem for p in GRIDS_DIR.glob("*.yaml")))
+    raise UsageError(f"no grid file {reference!r}: give the path of a grid file or a shipped grid ({names})")
+
+
+def load(reference, quick=False, platforms=None):
+    """The grid in a file (or a shipped grid's name), validated; `platforms` replaces the file's list."""
+    path = find(reference)
+    if path.suffix not in (".yaml", ".yml", ".json"):
+        raise UsageError(f"grid file {path} must end in .yaml, .yml or .json")
+    values = configuration.read_config_file(path)
+    unknown = sorted(set(values) - set(KEYS))
+    if unknown:
+        raise UsageError(f"grid {path}: unknown keys {', '.join(unknown)}: valid keys are {', '.join(KEYS)}")
+    if quick:
+        if not isinstance(values.get("quick"), dict):
+            raise UsageError(f"grid {path} has no `quick` section: run it without --quick")
+        for part in ("base", "axes"):
+            values[part] = {**_mapping(values, part, path), **_mapping(values["quick"], part, path)}
+    return make(values.get("name") or path.stem, _mapping(values, "base", path), _mapping(values, "axes", path),
+                platforms or values.get("platforms", ["local"]), values.get("margin", DEFAULT_MARGIN),
+                str(values.get("description", "")), where=f"grid {path}")
+
+
+def _mapping(values, key, path):
+    part = values.get(key) or {}
+    if not isinstance(part, dict):
+        raise UsageError(f"grid {path}: `{key}` must be a mapping of config key: value")
+    return part
+
+
+def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", where="grid"):
+    """A validated Grid: axes over known config keys with lists of values, known or ready platforms."""
+    for key, values in axes.items():
+        if key not in configuration.FIELDS or key == "preset":
+            raise UsageError(f"{where}: axis {key!r} is not a config key: valid keys are "
+                             f"{', '.join(k for k in configuration.FIELDS if k != 'preset')}")
+        if not isinstance(values, list) or not values or len(set(map(json.dumps, values))) != len(values):
+            raise UsageError(f"{where}: axis {key!r} needs a list of distinct values, got {values!r}")
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 < margin < 1:
+        raise UsageError(f"{where}: margin is a fraction of accuracy in (0, 1) (0.003 = 0.3 points), got {margin!r}")
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"{where}: name {name!r} must be letters, digits, - and _")
+    grid = Grid(name, dict(base), dict(axes), resolve_platforms(platforms, where), float(margin), description)
+    grid.cells()  # every combination must be a valid config: fail before anything runs
+    return grid
+
+
+def resolve_platforms(platforms, where="grid"):
+    """`ready`: every platform that can run now; `all`; or a list of names."""
+    if platforms == "ready":
+        ready = [name for name in adapters.names() if not _missing(name)]
+        return ready or ["local"]
+    if platforms == "all":
+        return adapters.names()
+    if isinstance(platforms, str):
+        platforms = [platforms]
+    if not isinstance(platforms, list) or not platforms:
+        raise UsageError(f"{where}: platforms is `ready`, `all` or a list of {', '.join(adapters.names())}")
+    unknown = [name for name in platforms if name not in adapters.names()]
+    if unknown:
+        raise UsageError(f"{where}: unknown platforms {', '.join(map(str, unknown))}: valid platforms are "
+                         f"{', '.join(adapters.names())}")
+    return list(dict.fromkeys(platforms))
+
+
+def _missing(name):
+    try:
+        return adapters.get(name).check()
+    except Exception as error:  # a platform whose check cannot even run is not ready
+        return [str(error)]
+
+
+def parse_seeds(text):
+    """`1-5`, `1,2,7` or `1-3,10` as a list of seeds."""
+    seeds = []
+    for part in str(text).split(","):
+        low, _, high = part.strip().partition("-")
+        if not low.isdigit() or (high and not high.isdigit()) or (high and int(high) < int(low)):
+            raise UsageError(f"--seeds {text!r}: write seeds as 1-5, 1,2,7 or 1-3,10")
+        seeds += list(range(int(low), int(high or low) + 1))
+    if len(seeds) != len(set(seeds)):
+        raise UsageError(f"--seeds {text!r} names a seed twice")
+    return seeds
