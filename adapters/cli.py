@@ -1,7 +1,10 @@
 """`portability`: the core commands plus the platform commands (platforms, package, emulate, push,
 status, pull). This is the installed console entry point."""
 
+import json
+import os
 import pathlib
+import re
 import shutil
 import sys
 import tempfile
@@ -43,6 +46,7 @@ def command_package(args):
     names = adapters.names() if args.all else [args.platform]
     if bool(args.all) == bool(args.platform):
         raise UsageError(f"name a platform ({', '.join(adapters.names())}) or pass --all, not both")
+    _kernel_type(args, names)
     settings = _settings(args)
     for name in names:
         adapter = adapters.get(name)
@@ -52,7 +56,8 @@ def command_package(args):
             digest = adapter.package(settings, target)
             print(f"{name}: bundle in {target} (hash {digest[:12]})")
         else:
-            target = ROOT / "platforms" / name
+            form = "-notebook" if name == "kaggle" and adapter.kernel_type == "notebook" else ""
+            target = ROOT / "platforms" / f"{name}{form}"
             write_generated(adapter, settings, target)
             print(f"{name}: generated files in {target.relative_to(ROOT)}")
     return 0
@@ -83,7 +88,50 @@ def write_generated(adapter, settings, target):
     bundle.write(target, adapter.render(settings))
 
 
+def _kernel_type(args, platforms):
+    """--kernel-type notebook: Kaggle's notebook kernel instead of its script kernel."""
+    if getattr(args, "kernel_type", None):
+        if list(platforms) != ["kaggle"]:
+            raise UsageError("--kernel-type is Kaggle's: use it with the kaggle platform alone")
+        os.environ["PORTABILITY_KAGGLE_KERNEL_TYPE"] = args.kernel_type
+
+
+def _jupyter(args, platforms):
+    """push docker --jupyter: JupyterLab in the experiment's image, the notebook in it."""
+    if getattr(args, "jupyter", False):
+        if list(platforms) != ["docker"]:
+            raise UsageError("--jupyter is Docker's: use it with the docker platform alone")
+        os.environ["PORTABILITY_DOCKER_JUPYTER"] = "1"
+
+
+def command_notebook(args):
+    """`portability notebook`: the experiment as a self-contained Jupyter notebook."""
+    from adapters import notebook
+
+    settings = _settings(args)
+    target = pathlib.Path(args.out)
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} exists: choose another --out, or pass --force to replace it")
+    adapter = adapters.get("local")
+    values = adapter.bundle_config(settings)
+    config_text = json.dumps(values, indent=2, sort_keys=True) + "\n"
+    files = {**bundle.code_files("local", {}, config_text), **bundle.core_files()}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(notebook.to_text(notebook.build(files, values)))
+    print(f"wrote {target}: open it in Jupyter, or run it with `jupyter execute {target}`")
+    if args.execute:
+        core_cli.quiet_tensorflow(False)  # the kernel writes to this stderr: TensorFlow's native lines dropped
+        try:
+            notebook.execute(target, target.parent, executed=target)
+        except Exception as error:  # nbclient's error names the cell; the notebook keeps its outputs
+            raise UserError(f"a cell of {target} failed (its outputs are in the notebook):\n"
+                            + re.sub(r"\x1b\[[0-9;]*m", "", str(error))[-1500:]) from None
+        print(f"ran every cell; results in {target.parent / 'output'}")
+    return 0
+
+
 def command_emulate(args):
+    _kernel_type(args, [args.platform])
     settings = _settings(args)
     adapter = adapters.get(args.platform)
     handle, run_dir = runs.push(args.platform, settings, force=args.force, mode="emulated", log=say,
@@ -96,6 +144,8 @@ def command_push(args):
         raise UsageError(f"name platforms ({', '.join(adapters.names())}) or pass --all, not both")
     for name in args.platforms:
         adapters.get(name)  # an unknown name stops everything before anything is sent
+    _kernel_type(args, args.platforms)
+    _jupyter(args, args.platforms)
     settings = _settings(args)
     if args.seeds:
         return _sweep_seeds(settings, args.seeds, "ready" if args.all else args.platforms, args)
@@ -148,6 +198,10 @@ def _push_many(platforms, settings, args):
 
 def _finish(handle, run_dir, wait, timeout=3600):
     print(f"run: {handle.platform}/{handle.run_id} ({run_dir})")
+    if handle.details.get("jupyter_url"):
+        print(f"JupyterLab: {adapters.get('docker').jupyter_url(handle, run_dir)}\n"
+              "  run the notebook's cells there; `portability pull` collects its results; "
+              f"stop the server with `docker stop {handle.remote_id}`")
     if not wait:
         print(f"follow it with `portability status {handle.platform}/{handle.run_id}`, "
               f"then `portability pull {handle.platform}/{handle.run_id}`")
@@ -323,6 +377,7 @@ def build_parser():
     add_sweep_options(commands.choices["run"], with_seeds=True)
     add_platform_commands(commands, adapters.names())
     add_sweep_command(commands)
+    add_notebook_command(commands)
     add_comparison_commands(commands, adapters.names())
     return parser
 
@@ -336,27 +391,18 @@ def add_platform_commands(commands, platforms):
     package.add_argument("--all", action="store_true", help="every platform")
     package.add_argument("--out", help="write the whole bundle here (default: the generated files to platforms/<name>/)")
     package.add_argument("--force", action="store_true", help="replace --out even if it holds other files")
+    add_kernel_type(package)
     core_cli.add_config_options(package)
     package.set_defaults(handler=command_package)
 
     emulate = commands.add_parser("emulate", help="run a platform's bundle in a local emulation of its runtime")
     emulate.add_argument("platform", choices=platforms)
     emulate.add_argument("--force", action="store_true", help="run again even if this bundle already ran")
+    add_kernel_type(emulate)
     core_cli.add_config_options(emulate)
     emulate.set_defaults(handler=command_emulate)
 
-    push = commands.add_parser("push", help="submit the experiment to one or more platforms")
-    push.add_argument("platforms", nargs="*", metavar="platform",
-                      help=f"one or more of {', '.join(platforms)}")
-    push.add_argument("--all", action="store_true", help="every platform that is ready (the others are skipped, "
-                      "saying what they need)")
-    push.add_argument("--dry-run", action="store_true", help="print what would be sent, send nothing")
-    push.add_argument("--force", action="store_true", help="a new platform run even if this bundle was pushed")
-    push.add_argument("--wait", action="store_true", help="follow the run to its end and pull the results")
-    push.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default %(default)s)")
-    core_cli.add_config_options(push)
-    add_sweep_options(push, with_seeds=True)
-    push.set_defaults(handler=command_push)
+    add_push_command(commands, platforms)
 
     status = commands.add_parser("status", help="the state of one run or of every run")
     status.add_argument("run", nargs="?", metavar="RUN", help="platform/run-id, a run id or a run folder")
@@ -371,6 +417,38 @@ def add_platform_commands(commands, platforms):
                                 "base image and wheelhouse, for machines without an image registry)")
     setup.add_argument("platform", choices=platforms)
     setup.set_defaults(handler=command_setup)
+
+
+def add_push_command(commands, platforms):
+    push = commands.add_parser("push", help="submit the experiment to one or more platforms")
+    push.add_argument("platforms", nargs="*", metavar="platform",
+                      help=f"one or more of {', '.join(platforms)}")
+    push.add_argument("--all", action="store_true", help="every platform that is ready (the others are skipped, "
+                      "saying what they need)")
+    push.add_argument("--dry-run", action="store_true", help="print what would be sent, send nothing")
+    push.add_argument("--force", action="store_true", help="a new platform run even if this bundle was pushed")
+    push.add_argument("--wait", action="store_true", help="follow the run to its end and pull the results")
+    push.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default %(default)s)")
+    add_kernel_type(push)
+    push.add_argument("--jupyter", action="store_true", help="Docker only: JupyterLab in the experiment's image with "
+                      "the notebook, on a local port with a token (instead of running the script)")
+    core_cli.add_config_options(push)
+    add_sweep_options(push, with_seeds=True)
+    push.set_defaults(handler=command_push)
+
+
+def add_kernel_type(parser):
+    parser.add_argument("--kernel-type", choices=("script", "notebook"),
+                        help="Kaggle only: a script kernel (default) or a notebook kernel")
+
+
+def add_notebook_command(commands):
+    notebook = commands.add_parser("notebook", help="write the experiment as a self-contained Jupyter notebook")
+    notebook.add_argument("--out", default="experiment.ipynb", help="the notebook file (default %(default)s)")
+    notebook.add_argument("--force", action="store_true", help="replace --out if it exists")
+    notebook.add_argument("--execute", action="store_true", help="also run every cell here (results in output/ beside it)")
+    core_cli.add_config_options(notebook)
+    notebook.set_defaults(handler=command_notebook)
 
 
 def add_sweep_command(commands):

@@ -9,23 +9,26 @@ import json
 import os
 import pathlib
 import re
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 
 from adapters import bundle
 from adapters.base import Adapter, MissingSDK, PlatformError, copy_work_outputs
-from core import config as configuration, datasets
+from core import config as configuration, datasets, results as results_file
 
 DEFAULT_BASE = "python:3.11-slim"
 OFFLINE_BASE = "portability/debian-python:bookworm"
 RUNTIME_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "h5py")
+JUPYTER_REQUIREMENTS = "jupyterlab==4.6.6\nipykernel==7.4.0\n"  # the Jupyter image's additions, pinned
 
 
-def docker(*args, check=True, capture=True, timeout=None):
+def docker(*args, check=True, capture=True, timeout=None, env=None):
     try:
-        done = subprocess.run(["docker", *args], capture_output=capture, text=True, timeout=timeout)
+        done = subprocess.run(["docker", *args], capture_output=capture, text=True, timeout=timeout, env=env)
     except FileNotFoundError:
         raise MissingSDK("the docker CLI is not installed: sudo apt-get install docker.io") from None
     if check and done.returncode != 0:
@@ -53,6 +56,7 @@ class DockerAdapter(Adapter):
 
     def __init__(self):
         self.offline = os.environ.get("PORTABILITY_DOCKER_OFFLINE", "") not in ("", "0")
+        self.jupyter = os.environ.get("PORTABILITY_DOCKER_JUPYTER", "") not in ("", "0")
         self.base = os.environ.get("PORTABILITY_DOCKER_BASE") or (OFFLINE_BASE if self.offline else DEFAULT_BASE)
 
     def check(self):
@@ -69,9 +73,18 @@ class DockerAdapter(Adapter):
         return []
 
     def manifests(self, settings):
-        return {"Dockerfile": bundle.render_template("Dockerfile", base=DEFAULT_BASE),
-                "requirements.txt": pinned_requirements(),
-                "wheels/README": "Offline builds: put the wheels of requirements.txt here.\n"}
+        files = {"Dockerfile": bundle.render_template("Dockerfile", base=DEFAULT_BASE),
+                 "requirements.txt": pinned_requirements(),
+                 "wheels/README": "Offline builds: put the wheels of requirements.txt here.\n"}
+        if self.jupyter:  # push docker --jupyter: the notebook, and an image with JupyterLab
+            from adapters import notebook
+
+            values = self.bundle_config(settings)
+            code = bundle.code_files(self.name, self.slots(settings), json.dumps(values, indent=2, sort_keys=True) + "\n")
+            files.update({"experiment.ipynb": notebook.to_text(notebook.build({**code, **bundle.core_files()}, values)),
+                          "Dockerfile.jupyter": bundle.render_template("Dockerfile.jupyter"),
+                          "jupyter-requirements.txt": JUPYTER_REQUIREMENTS})
+        return files
 
     def setup(self, log):
         """Without a registry: the Debian base image (debootstrap) and the host's wheelhouse."""
@@ -99,6 +112,8 @@ class DockerAdapter(Adapter):
         data, mount = self.data_mount(json.loads((run_dir / "config.json").read_text())["dataset"])
         output = run_dir / "work" / "output"
         output.mkdir(parents=True, exist_ok=True)
+        if self.jupyter:
+            return self.start_jupyter(handle, run_dir, name, tag, (data, mount))
         docker("run", "-d", "--name", name, "--network", "none",
                "--user", f"{os.getuid()}:{os.getgid()}",
                "-v", f"{data}:{mount}:ro", "-v", f"{output.resolve()}:/results",
@@ -109,17 +124,45 @@ class DockerAdapter(Adapter):
         handle.remote_id = name
         handle.details.update(image=tag, base_image=self.base, data=str(data))
 
-    def build(self, bundle, tag):
+    def build(self, bundle, tag, dockerfile="Dockerfile", base=None, requirements=None):
         with tempfile.TemporaryDirectory() as context:
             shutil.copytree(bundle, context, dirs_exist_ok=True)
             if self.offline:
-                for wheel in wheelhouse().glob("*.whl"):
+                for wheel in wheelhouse(requirements).glob("*.whl"):
                     os.link(wheel, pathlib.Path(context) / "wheels" / wheel.name) if _same_device(wheel, context) \
                         else shutil.copy(wheel, pathlib.Path(context) / "wheels")
-            docker("build", "-q", "--network", "none" if self.offline else "default",
-                   "--build-arg", f"BASE_IMAGE={self.base}", "-t", tag, context)
+            docker("build", "-q", "--network", "none" if self.offline else "default", "-f", str(pathlib.Path(context) / dockerfile),
+                   "--build-arg", f"BASE_IMAGE={base or self.base}", "-t", tag, context)
+
+    def start_jupyter(self, handle, run_dir, name, tag, data):
+        """JupyterLab in a container of the experiment image, the notebook in it, on a free port of
+        127.0.0.1 with a token; the notebook writes its results to the run's output folder."""
+        jupyter_tag = tag.replace("portability-experiment:", "portability-jupyter:")
+        if docker("image", "inspect", jupyter_tag, check=False).returncode != 0:
+            self.build(run_dir / "bundle", jupyter_tag, "Dockerfile.jupyter", base=tag, requirements=JUPYTER_REQUIREMENTS)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        token = secrets.token_hex(24)
+        (run_dir / "work" / "jupyter-token").touch(mode=0o600)
+        (run_dir / "work" / "jupyter-token").write_text(token + "\n")
+        docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8888", "--user", f"{os.getuid()}:{os.getgid()}",
+               "-v", f"{data[0]}:{data[1]}:ro", "-v", f"{(run_dir / 'work' / 'output').resolve()}:/results",
+               "-e", "JUPYTER_TOKEN", "-e", "PORTABILITY_OBTAINED=executed", "--label", f"portability.run={handle.run_id}",
+               jupyter_tag, env={**os.environ, "JUPYTER_TOKEN": token})
+        handle.remote_id = name
+        handle.details.update(image=jupyter_tag, base_image=self.base, jupyter_port=port,
+                              jupyter_url=f"http://127.0.0.1:{port}/lab/tree/experiment.ipynb")
+
+    def jupyter_url(self, handle, run_dir):
+        """The notebook's address with its token (kept in the run folder, readable by you only)."""
+        token = (run_dir / "work" / "jupyter-token").read_text().strip()
+        return f"{handle.details['jupyter_url']}?token={token}"
 
     def status(self, handle, run_dir):
+        if handle.details.get("jupyter_url"):  # done when the notebook has written its results
+            if results_file.complete(run_dir / "work" / "output" / "results.json"):
+                return "completed"
         done = docker("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", handle.remote_id,
                       check=False)
         if done.returncode != 0:
@@ -142,17 +185,19 @@ def _same_device(path, folder):
     return os.stat(path).st_dev == os.stat(folder).st_dev
 
 
-def wheelhouse():
-    """Wheels of the runtime packages for the image, downloaded on the host (cached)."""
-    folder = datasets.cache_dir() / "wheelhouse"
-    requirements = pinned_requirements()
+def wheelhouse(requirements=None):
+    """Wheels of the runtime packages for the image (or of `requirements`), downloaded on the host (cached)."""
+    folder = datasets.cache_dir() / ("wheelhouse" if requirements is None else "wheelhouse-jupyter")
+    requirements = requirements or pinned_requirements()
     stamp = folder / "requirements.txt"
     if stamp.is_file() and stamp.read_text() == requirements:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "wanted.txt").write_text(requirements)
     # The host's Python 3.11 on glibc 2.36 picks the wheels Debian bookworm's python3 (3.11) installs.
-    done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+    # Jupyter's dependencies move fast: pick the ones that install on bookworm's Python 3.11.2
+    target = ["--python-version", "3.11.2"] if folder.name == "wheelhouse-jupyter" else []
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", *target,
                            "-d", str(folder), "-r", str(folder / "wanted.txt")], capture_output=True, text=True)
     if done.returncode != 0:
         raise PlatformError(f"could not download the wheelhouse: {done.stderr.strip()[-800:]}")

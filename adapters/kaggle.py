@@ -11,9 +11,11 @@ import os
 import pathlib
 import re
 import shutil
+import sys
 import tempfile
 
 import adapters
+from adapters import bundle
 from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, explain
 from core import config as configuration, datasets, redact
 from core.errors import UsageError
@@ -21,6 +23,7 @@ from core.errors import UsageError
 PUBLIC_DATASETS = {"mnist": "oddrationale/mnist-in-csv", "fashion-mnist": "zalando-research/fashionmnist"}
 CSV_FILES = {"mnist": ("mnist_train.csv", "mnist_test.csv"),
              "fashion-mnist": ("fashion-mnist_train.csv", "fashion-mnist_test.csv")}
+KERNEL_TYPES = ("script", "notebook")
 ACCELERATORS = {"none": None, "gpu-t4": "NvidiaTeslaT4", "gpu-p100": "NvidiaTeslaP100", "tpu": "TpuV38"}
 PLACEHOLDER_OWNER = "your-kaggle-username"
 STATES = {"QUEUED": "queued", "NEW_SCRIPT": "queued", "RUNNING": "running", "COMPLETE": "completed",
@@ -58,6 +61,14 @@ class KaggleAdapter(Adapter):
     network = False  # kernel-metadata.json says enable_internet: false
     emulation_paths = {"/kaggle/working": "output", "/kaggle/temp": "tmp"}
     helper_groups = {"find_csv": "data access", "read_csv_table": "data access", "Tee": "result upload"}
+
+    def __init__(self):
+        self.kernel_type = os.environ.get("PORTABILITY_KAGGLE_KERNEL_TYPE") or "script"
+        if self.kernel_type not in KERNEL_TYPES:
+            raise UsageError(f"unknown Kaggle kernel type {self.kernel_type!r}: valid ones are {', '.join(KERNEL_TYPES)}")
+
+    def entry_path(self):
+        return "experiment.ipynb" if self.kernel_type == "notebook" else "experiment.py"
 
     def check(self):
         missing = super().check()
@@ -99,7 +110,7 @@ class KaggleAdapter(Adapter):
             "title": self.title(settings),
             "code_file": self.entry_path(),
             "language": "python",
-            "kernel_type": "script",
+            "kernel_type": self.kernel_type,
             "is_private": True,
             "enable_gpu": accelerator.startswith("gpu"),
             "enable_tpu": accelerator == "tpu",
@@ -117,6 +128,27 @@ class KaggleAdapter(Adapter):
 
     def slots(self, settings):
         return {"KERNEL_ID": self.kernel_id(settings), "KAGGLE_DATASET": PUBLIC_DATASETS, "KAGGLE_CSV": CSV_FILES}
+
+    def render(self, settings):
+        """The script kernel (one self-contained file), or a notebook kernel: the same bundle in a
+        collapsed cell, the experiment's steps as readable cells."""
+        if self.kernel_type == "script":
+            return super().render(settings)
+        from adapters import notebook
+
+        values = self.bundle_config(settings)
+        config_text = json.dumps(values, indent=2, sort_keys=True) + "\n"
+        files = {**bundle.code_files(self.name, self.slots(settings), config_text), **bundle.core_files()}
+        return {self.entry_path(): notebook.to_text(notebook.build(files, values)), **self.manifests(settings)}
+
+    def code_files(self, folder):
+        if self.kernel_type == "script":
+            return super().code_files(folder)
+        from adapters import notebook
+
+        cells, files = notebook.code_of((pathlib.Path(folder) / self.entry_path()).read_text())
+        core = sum(len(text.splitlines()) for path, text in files.items() if path.startswith("core/"))
+        return {"experiment.py": files["experiment.py"], "shim.py": files["shim.py"], "notebook cells": cells}, core
 
     def manifests(self, settings):
         return {"kernel-metadata.json": json.dumps(self.metadata(settings), indent=2) + "\n"}
@@ -204,6 +236,8 @@ class KaggleAdapter(Adapter):
     def sandbox(self, run_dir, data_dir, settings):
         """A committed kernel: the attached data set under /kaggle/input, in the old or new layout."""
         box = super().sandbox(run_dir, data_dir, settings)
+        if self.entry_path().endswith(".ipynb"):  # a notebook kernel: run unmodified by nbclient
+            box.argv = [sys.executable, "-m", "adapters.notebook", run_dir / "bundle" / self.entry_path(), "/kaggle/working"]
         slug = self.dataset_sources(configuration.config_from_dict(settings))[0]
         layout = os.environ.get("PORTABILITY_KAGGLE_LAYOUT", "new")
         if layout not in ("old", "new"):

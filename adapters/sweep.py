@@ -55,10 +55,7 @@ def cell_runs():
 
 def complete(run_dir):
     """A run whose results.json is there and whole: the cell needs nothing more."""
-    try:
-        return not results_file.problems(results_file.read_json(run_dir / "results.json"))
-    except (OSError, ValueError):
-        return False
+    return results_file.complete(run_dir / "results.json")
 
 
 class Manifest:

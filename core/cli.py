@@ -13,6 +13,7 @@ import sys
 import threading
 
 from core import config as configuration, redact
+from core.results import summary_line  # noqa: F401 (the CLI's result line)
 from core.errors import UsageError, UserError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -104,15 +105,6 @@ def run_experiment(args, config, run_dir):
     print(summary_line(results))
     print(f"run folder: {run_dir}")
     return results
-
-
-def summary_line(results):
-    test, target = results["test"], results["target"]
-    timings = results["timings"]
-    return (f"{results['dataset']['name']} / {results['model']['name']}: test accuracy {test['accuracy']:.4f}, "
-            f"target {target['accuracy']:.2%}: {target['verdict'].upper()} "
-            f"(training {timings['training']:.1f} s, total {timings.get('total', 0):.1f} s, "
-            f"weights {results['weights_sha256'][:12]})")
 
 
 def command_models(args):

@@ -160,8 +160,8 @@ def setup(config):
 
     logging.getLogger("absl").setLevel(logging.ERROR)  # Keras 3 calls HDF5 "legacy" on every save
     threads = intra_op_threads()
-    if threads:  # changes the weights (another reduction order): results.json records it
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)  # changes the weights: recorded
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     return keras, tf

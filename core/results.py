@@ -83,3 +83,21 @@ def problems(results):
     if isinstance(results.get("artifacts"), dict) and results["artifacts"].get("status") == "saving":
         found.append("the run stopped while saving its model (artifacts.status is still saving): not a complete result")
     return found
+
+
+def summary_line(results):
+    """The one line a run ends with, in the command line and in the notebook."""
+    test, target = results["test"], results["target"]
+    timings = results["timings"]
+    return (f"{results['dataset']['name']} / {results['model']['name']}: test accuracy {test['accuracy']:.4f}, "
+            f"target {target['accuracy']:.2%}: {target['verdict'].upper()} "
+            f"(training {timings['training']:.1f} s, total {timings.get('total', 0):.1f} s, "
+            f"weights {results['weights_sha256'][:12]})")
+
+
+def complete(path):
+    """Whether `path` is a whole results.json: readable, and nothing missing."""
+    try:
+        return not problems(read_json(path))
+    except (OSError, ValueError):
+        return False

@@ -15,7 +15,8 @@ from tests.standin import LoopbackServer
 
 class KaggleStandIn(LoopbackServer):
     def __init__(self, username, key, outputs, statuses=("QUEUED", "RUNNING", "COMPLETE"), push_error=None,
-                 dataset_sources=(["oddrationale/mnist-in-csv"], ["zalando-research/fashionmnist"])):
+                 dataset_sources=(["oddrationale/mnist-in-csv"], ["zalando-research/fashionmnist"]), kernel_type="script"):
+        self.kernel_type = kernel_type
         self.dataset_sources = dataset_sources
         self.expected_auth = "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode()
         self.username = username
@@ -64,7 +65,7 @@ class KaggleStandIn(LoopbackServer):
 
     # the three kernel methods the adapter uses --------------------------------------------
     def on_SaveKernel(self, body, base):
-        expected = {"language": "python", "kernelType": "script", "isPrivate": True, "enableGpu": False,
+        expected = {"language": "python", "kernelType": self.kernel_type, "isPrivate": True, "enableGpu": False,
                     "enableTpu": False, "enableInternet": False, "dockerImagePinningType": "original"}
         problems = [f"SaveKernel {key}={body.get(key)!r}, expected {value!r}"
                     for key, value in expected.items() if body.get(key) != value]
@@ -76,6 +77,9 @@ class KaggleStandIn(LoopbackServer):
         if body.get("datasetDataSources") not in self.dataset_sources:
             problems.append(f"SaveKernel datasetDataSources {body.get('datasetDataSources')!r}")
         text = body.get("text", "")
+        if self.kernel_type == "notebook":
+            problems += self._check_notebook(text)
+            text = "".join(cell["source"] for cell in json.loads(text)["cells"]) if not problems else ""
         for needed in ("def data_folder(settings):", "/kaggle/working", "BUNDLE['core/experiment.py'] = r'''",
                        "BUNDLE['shim.py'] = r'''", "BUNDLE['config.json'] = r'''", "def unpack():"):
             if needed not in text:
@@ -85,6 +89,22 @@ class KaggleStandIn(LoopbackServer):
             return problems, 200, {"error": self.push_error}
         return problems, 200, {"ref": f"/code/{slug}", "url": f"{base}/code/{slug}", "versionNumber": 1,
                                "kernelId": 4242}
+
+    def _check_notebook(self, text):
+        """A notebook kernel's text is an .ipynb: valid nbformat 4, a Python kernel, the bundle cell."""
+        import nbformat
+
+        try:
+            notebook = nbformat.reads(text, as_version=4)
+            nbformat.validate(notebook)
+        except Exception as error:  # not a notebook at all
+            return [f"SaveKernel text is not a valid notebook ({type(error).__name__})"]
+        problems = []
+        if notebook.metadata.get("kernelspec", {}).get("language") != "python":
+            problems.append("SaveKernel notebook has no Python kernelspec")
+        if not any("bundle" in cell.metadata.get("tags", []) for cell in notebook.cells if cell.cell_type == "code"):
+            problems.append("SaveKernel notebook has no bundle cell")
+        return problems
 
     def _check_kernel(self, body, method):
         if self.pushed is None:

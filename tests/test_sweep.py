@@ -218,3 +218,22 @@ def test_a_bad_thread_setting_is_a_message(tiny_npz, tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_run_and_push_with_seeds_here_and_in_docker(tiny_npz, run_store, monkeypatch):
+    """`push local docker --seeds`: the Docker cells are Dask tasks too, and at the same thread count each
+    seed's weights in the container are the host's (the verdict table says so)."""
+    from tests.contract import docker_engine_or_skip
+
+    docker_engine_or_skip()
+    options = ["--dataset", tiny_npz, "--model", "1-layer", "--batch-size", "64", "--target-accuracy", "0.5"]
+    done = portability("push", "local", "docker", "--seeds", "1,2", *options,
+                       env={"PORTABILITY_DOCKER_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "4 of 4 cells done, 0 failed" in done.stdout
+    docker_row = next(line for line in done.stdout.splitlines() if line.startswith("docker |"))
+    assert docker_row.endswith("| 2 of 2") and "EQUIVALENT" in docker_row
+    for platform in ("local", "docker"):
+        assert len(list((run_store / platform).glob("*/results.json"))) == 2
+    seeds = portability("run", "--seeds", "1,2", *options)  # the same cells: complete, skipped
+    assert seeds.returncode == 0 and "2 done (2 skipped)" in seeds.stderr

@@ -73,10 +73,12 @@ def read_csv_table(path):
 
 
 def output_folder():
-    """/kaggle/working, with everything printed also kept in its log.txt."""
+    """/kaggle/working, with everything printed also kept in its log.txt (a notebook kernel keeps its
+    outputs in the executed notebook instead: its cells' streams must stay the kernel's)."""
     out_dir = pathlib.Path("/kaggle/working")
-    log = open(out_dir / "log.txt", "a", buffering=1)
-    sys.stdout, sys.stderr = Tee(sys.stdout, log), Tee(sys.stderr, log)
+    if "ipykernel" not in sys.modules:
+        log = open(out_dir / "log.txt", "a", buffering=1)
+        sys.stdout, sys.stderr = Tee(sys.stdout, log), Tee(sys.stderr, log)
     return out_dir
 
 

@@ -27,7 +27,8 @@ def data_folder(settings):
 
 def output_folder():
     """Where results.json and the models go."""
-    return pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path.cwd() / "output"
+    given = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else None  # a kernel's "-f ..."
+    return pathlib.Path(given) if given else pathlib.Path.cwd() / "output"
 
 
 def training_callbacks(settings, out_dir):

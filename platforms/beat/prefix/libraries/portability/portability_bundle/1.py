@@ -57,7 +57,8 @@ def data_folder(settings):
 
 def output_folder():
     """Where results.json and the models go."""
-    return pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path.cwd() / "output"
+    given = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else None  # a kernel's "-f ..."
+    return pathlib.Path(given) if given else pathlib.Path.cwd() / "output"
 
 
 def training_callbacks(settings, out_dir):
@@ -978,8 +979,8 @@ def setup(config):
 
     logging.getLogger("absl").setLevel(logging.ERROR)  # Keras 3 calls HDF5 "legacy" on every save
     threads = intra_op_threads()
-    if threads:  # changes the weights (another reduction order): results.json records it
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)  # changes the weights: recorded
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     return keras, tf
@@ -1358,6 +1359,24 @@ def problems(results):
     if isinstance(results.get("artifacts"), dict) and results["artifacts"].get("status") == "saving":
         found.append("the run stopped while saving its model (artifacts.status is still saving): not a complete result")
     return found
+
+
+def summary_line(results):
+    """The one line a run ends with, in the command line and in the notebook."""
+    test, target = results["test"], results["target"]
+    timings = results["timings"]
+    return (f"{results['dataset']['name']} / {results['model']['name']}: test accuracy {test['accuracy']:.4f}, "
+            f"target {target['accuracy']:.2%}: {target['verdict'].upper()} "
+            f"(training {timings['training']:.1f} s, total {timings.get('total', 0):.1f} s, "
+            f"weights {results['weights_sha256'][:12]})")
+
+
+def complete(path):
+    """Whether `path` is a whole results.json: readable, and nothing missing."""
+    try:
+        return not problems(read_json(path))
+    except (OSError, ValueError):
+        return False
 '''
 
 BUNDLE['core/throughput.py'] = r'''"""How fast a run trained: images per second per phase, the model's FLOPs per image, the achieved
