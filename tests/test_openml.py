@@ -170,3 +170,19 @@ class TestOpenMLContract(AdapterContract):
         monkeypatch.setenv("PORTABILITY_OPENML_TASK", "990001")  # your own data set runs on OpenML as a task
         monkeypatch.setenv("OPENML_CACHE_DIR", str(tiny_task_cache))
         monkeypatch.setenv("OPENML_APIKEY", "")  # written offline, published later
+
+
+def test_the_folds_run_on_dask_workers_and_train_the_same_weights(small_task, run_store):
+    """The 10 folds are independent trainings: on a Dask LocalCluster of 2 workers (each fold in a fresh
+    process) they give, fold by fold, the weights of the folds run one after another at the same
+    thread count."""
+    root, _ = small_task
+    env = env_for(run_store, root, PORTABILITY_THREADS="1")
+    _, one_by_one = pushed(portability("push", "openml", "--wait", *TINY, env=env), run_store)
+    _, on_dask = pushed(portability("push", "openml", "--wait", "--force", *TINY,
+                                    env={**env, "PORTABILITY_FOLD_WORKERS": "2"}), run_store)
+    assert one_by_one["platform"]["fold_engine"] == "one after another"
+    assert on_dask["platform"]["fold_engine"] == "Dask LocalCluster, 2 workers x 1 thread(s)"
+    assert len(on_dask["folds"]) == 10 and on_dask["throughput"]["intra_op_threads"] == 1
+    assert [f["weights_sha256"] for f in on_dask["folds"]] == [f["weights_sha256"] for f in one_by_one["folds"]]
+    assert on_dask["test"]["accuracy"] == one_by_one["test"]["accuracy"]

@@ -88,16 +88,68 @@ def run_experiment(settings, out_dir):
         return
     repeats, folds, _ = task.get_split_dimensions()
     DETAILS["protocol"] = f"{folds}-fold CV"
-    rows, per_fold = [], []
-    for fold in range(folds):
-        train, test = task.get_train_test_split_indices(fold=fold, repeat=0)
-        print(f"fold {fold + 1}/{folds}: {len(train)} train, {len(test)} test rows", flush=True)
-        fold_dir = out_dir / "folds" / f"fold-{fold}"
-        per_fold.append(experiment.run(settings, fold_dir, platform=PLATFORM, extra=DETAILS,
-                                       dataset=subset(task, images, labels, train, test)))
-        rows += fold_predictions(task, fold, fold_dir, images, labels, test)
+    splits = [task.get_train_test_split_indices(fold=fold, repeat=0) for fold in range(folds)]
+    per_fold = run_folds(settings, [(out_dir / "folds" / f"fold-{fold}", subset(task, images, labels, train, test))
+                                    for fold, (train, test) in enumerate(splits)])
+    rows = []
+    for fold, (_, test) in enumerate(splits):
+        rows += fold_predictions(task, fold, out_dir / "folds" / f"fold-{fold}", images, labels, test)
     summary = combine_folds(per_fold, out_dir)
     upload(settings, task, rows, summary, out_dir)
+
+
+def run_folds(settings, folds):
+    """The folds are independent trainings: one after another here, or with PORTABILITY_FOLD_WORKERS=N
+    as tasks on a Dask LocalCluster of N workers, each fold in a fresh process with one TensorFlow
+    thread (the thread count is recorded: it changes the weights)."""
+    workers = int(os.environ.get("PORTABILITY_FOLD_WORKERS") or 1)
+    if workers <= 1:
+        DETAILS["fold_engine"] = "one after another"
+        return [experiment.run(settings, fold_dir, platform=PLATFORM, extra=DETAILS, dataset=dataset)
+                for fold_dir, dataset in folds]
+    from dask.distributed import Client, LocalCluster
+
+    os.environ.setdefault("PORTABILITY_THREADS", "1")
+    DETAILS["fold_engine"] = f"Dask LocalCluster, {workers} workers x {os.environ['PORTABILITY_THREADS']} thread(s)"
+    for fold_dir, dataset in folds:  # what a fold's process reads
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        numpy.savez(fold_dir / "fold.npz", x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test,
+                    y_test=dataset.y_test)
+        core_results.write_json(fold_dir / "fold.json", {"settings": settings.to_dict(), "details": DETAILS,
+                                                        "name": dataset.name, "source": dataset.source,
+                                                        "class_names": dataset.class_names})
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        codes = client.gather(client.map(fold_process, [str(fold_dir) for fold_dir, _ in folds], pure=False))
+    for fold_dir, _ in folds:
+        (fold_dir / "fold.npz").unlink(missing_ok=True)  # the data again: not worth keeping
+    if any(codes):
+        raise SystemExit(f"folds {[k for k, code in enumerate(codes) if code]} failed: see their folders")
+    return [core_results.read_json(fold_dir / "results.json") for fold_dir, _ in folds]
+
+
+def fold_process(fold_dir):
+    """On a Dask worker: one fold in a fresh Python (this bundle's), as the sequential run trains it."""
+    import subprocess
+    import sys
+
+    here = pathlib.Path(__file__).resolve().parent
+    code = f"import sys; sys.path.insert(0, {str(here)!r}); import shim; shim.train_saved_fold({fold_dir!r})"
+    with open(pathlib.Path(fold_dir) / "fold-log.txt", "w") as log:
+        return subprocess.run([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT).returncode
+
+
+def train_saved_fold(fold_dir):
+    from core import config
+
+    fold_dir = pathlib.Path(fold_dir)
+    saved = core_results.read_json(fold_dir / "fold.json")
+    with numpy.load(fold_dir / "fold.npz") as arrays:
+        dataset = datasets.Dataset(name=saved["name"], x_train=arrays["x_train"], y_train=arrays["y_train"],
+                                   x_test=arrays["x_test"], y_test=arrays["y_test"], source=saved["source"], files={},
+                                   canonical=False, num_classes=len(saved["class_names"]), class_names=saved["class_names"])
+    experiment.run(config.config_from_dict(saved["settings"]), fold_dir, platform=PLATFORM, extra=saved["details"],
+                   dataset=dataset)
 
 
 def fold_predictions(task, fold, fold_dir, images, labels, test):
