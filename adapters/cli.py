@@ -36,10 +36,35 @@ def command_platforms(args):
     return 0
 
 
+# a config file's `platform_options:` -> the variables the adapters read (a command-line flag wins)
+PLATFORM_OPTIONS = {("kaggle", "kernel_type"): "PORTABILITY_KAGGLE_KERNEL_TYPE",
+                    ("kaggle", "accelerator"): "PORTABILITY_KAGGLE_ACCELERATOR",
+                    ("docker", "jupyter"): "PORTABILITY_DOCKER_JUPYTER"}
+
+
 def _settings(args):
     if args.preset is None and args.config is None and args.dataset is None:
         args.preset = "mnist-reference"
+    if args.config:
+        platform_options(args.config)
     return core_cli.config_from_args(args)
+
+
+def platform_options(path):
+    """`platform_options: {kaggle: {kernel_type: notebook}}` in a config file: how a platform packages
+    the run (not part of the experiment, so not in its config or its hashes)."""
+    from core import config as configuration
+
+    options = configuration.read_config_file(path).get(configuration.PLATFORM_OPTIONS) or {}
+    valid = ", ".join(f"{platform}.{key}" for platform, key in PLATFORM_OPTIONS)
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise UsageError(f"config file {path}: platform_options maps a platform to its options ({valid})")
+    for platform, values in options.items():
+        for key, value in values.items():
+            if (platform, key) not in PLATFORM_OPTIONS:
+                raise UsageError(f"config file {path}: unknown platform option {platform}.{key}: valid ones are {valid}")
+            variable = PLATFORM_OPTIONS[(platform, key)]
+            os.environ.setdefault(variable, ("1" if value else "0") if isinstance(value, bool) else str(value))
 
 
 def command_package(args):

@@ -11,6 +11,7 @@ from core.errors import UsageError
 BUILTIN_DATASETS = ("mnist", "fashion-mnist")
 MODEL_NAMES = ("reference", "1-layer", "2-layer", "3-layer", "vgg")
 DEFAULT_TARGETS = {"mnist": 0.98, "fashion-mnist": 0.90}
+PLATFORM_OPTIONS = "platform_options"  # a config file's packaging choices per platform, not part of the experiment
 
 
 @dataclasses.dataclass
@@ -159,6 +160,7 @@ def build_config(preset=None, config_file=None, overrides=None):
         values["preset"] = preset
     if config_file is not None:
         file_values = read_config_file(config_file)
+        file_values.pop(PLATFORM_OPTIONS, None)  # how a platform packages the run: the adapters read it
         if "preset" in file_values and preset is None:
             given = {k: v for k, v in (overrides or {}).items() if v is not None}  # an unset flag keeps the file's value
             return build_config(file_values.pop("preset"), None, {**file_values, **given})

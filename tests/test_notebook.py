@@ -150,3 +150,18 @@ def test_jupyter_in_docker_serves_the_notebook_and_pull_collects_what_it_wrote(t
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     wrong = portability("push", "kaggle", "--jupyter", "--dry-run")
     assert wrong.returncode == 2 and "--jupyter is Docker's" in wrong.stderr
+
+
+def test_a_config_file_chooses_the_notebook_kernel_without_changing_the_experiment(tmp_path):
+    path = tmp_path / "kernel.yaml"
+    path.write_text("preset: mnist-reference\nplatform_options:\n  kaggle:\n    kernel_type: notebook\n")
+    done = portability("package", "kaggle", "--config", path, "--out", tmp_path / "b")
+    assert done.returncode == 0, done.stderr
+    metadata = json.loads((tmp_path / "b" / "kernel-metadata.json").read_text())
+    assert metadata["kernel_type"] == "notebook" and (tmp_path / "b" / "experiment.ipynb").is_file()
+    assert config.build_config(config_file=path) == config.build_config("mnist-reference")  # not in the config
+    flag = portability("package", "kaggle", "--config", path, "--kernel-type", "script", "--out", tmp_path / "c")
+    assert flag.returncode == 0 and (tmp_path / "c" / "experiment.py").is_file()  # the flag wins
+    path.write_text("platform_options:\n  kaggle:\n    colour: red\n")
+    bad = portability("package", "kaggle", "--config", path, "--out", tmp_path / "d")
+    assert bad.returncode == 2 and "unknown platform option kaggle.colour: valid ones are kaggle.kernel_type" in bad.stderr

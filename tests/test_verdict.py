@@ -89,3 +89,29 @@ def test_fewer_than_two_shared_seeds_is_inconclusive():
 
 def test_no_seed_count_shows_equivalence_beyond_the_margin():
     assert verdict.seeds_needed(0.001, 0.004, 0.003) is None
+
+
+def run(seed, accuracy, protocol=None, weights="w", threads=1):
+    platform = {"protocol": protocol} if protocol else {}
+    return {"test": {"accuracy": accuracy}, "platform": platform, "weights_sha256": f"{weights}{seed}",
+            "throughput": {"intra_op_threads": threads}}
+
+
+def test_a_cross_validation_mean_is_never_tested_against_holdout_accuracies():
+    from report import sweeps
+
+    local = {seed: run(seed, 0.98) for seed in (1, 2, 3)}
+    openml = {seed: run(seed, 0.985, protocol="10-fold CV") for seed in (1, 2, 3)}
+    comparison, identical = sweeps.against_local(openml, local, 0.003)
+    assert comparison["verdict"] == "not compared" and "cross-validation mean is not a holdout accuracy" in comparison["reason"]
+    assert identical is None
+
+
+def test_weights_are_compared_only_at_the_same_thread_count():
+    from report import sweeps
+
+    local = {seed: run(seed, 0.98) for seed in (1, 2)}
+    docker = {1: run(1, 0.98), 2: run(2, 0.98, weights="other")}
+    assert sweeps.against_local(docker, local, 0.003)[1] == "1 of 2"
+    other_threads = {seed: run(seed, 0.98, threads="default") for seed in (1, 2)}
+    assert sweeps.against_local(other_threads, local, 0.003)[1] == "not compared: other thread counts"
