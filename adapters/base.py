@@ -154,7 +154,7 @@ class Adapter(abc.ABC):
         folder = pathlib.Path(folder)
         if self.single_file:
             files, loader = bundle.unpack_single_file((folder / self.entry_path()).read_text())
-            core = sum(len(text.splitlines()) for path, text in files.items() if path.startswith("core/"))
+            core = bundle.core_lines(files)
             code = {name: files[name] for name in ("experiment.py", "shim.py")}
             return {**code, "single-file loader": loader}, core
         return {name: (folder / self.code_dir / name).read_text() for name in ("experiment.py", "shim.py")}, 0

@@ -196,7 +196,7 @@ class BeatAdapter(LocalAdapter):
         folder = pathlib.Path(folder)
         library = next((folder / "prefix" / "libraries").glob("*/portability_bundle/1.py"))
         files, loader = bundle.unpack_single_file(library.read_text())
-        core = sum(len(text.splitlines()) for path, text in files.items() if path.startswith("core/"))
+        core = bundle.core_lines(files)
         code = {name: files[name] for name in ("experiment.py", "shim.py")}
         for kind, pattern in (("database view", "databases/*/1.py"), ("training block", "algorithms/*/portability_train/1.py"),
                               ("analyzer block", "algorithms/*/portability_analyzer/1.py")):

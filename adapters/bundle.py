@@ -38,6 +38,11 @@ def core_files():
     return {f"core/{name}": (ROOT / "core" / name).read_text() for name in CORE_FILES}
 
 
+def core_lines(files):
+    """How many lines of `files` are the core carried verbatim (not a change, in the code diff)."""
+    return sum(len(text.splitlines()) for path, text in files.items() if path.startswith("core/"))
+
+
 def write(folder, files):
     folder = pathlib.Path(folder)
     for relative, text in files.items():

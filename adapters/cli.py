@@ -1,7 +1,6 @@
 """`portability`: the core commands plus the platform commands (platforms, package, emulate, push,
 status, pull). This is the installed console entry point."""
 
-import json
 import os
 import pathlib
 import re
@@ -137,12 +136,8 @@ def command_notebook(args):
     target = pathlib.Path(args.out)
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists: choose another --out, or pass --force to replace it")
-    adapter = adapters.get("local")
-    values = adapter.bundle_config(settings)
-    config_text = json.dumps(values, indent=2, sort_keys=True) + "\n"
-    files = {**bundle.code_files("local", {}, config_text), **bundle.core_files()}
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(notebook.to_text(notebook.build(files, values)))
+    target.write_text(notebook.for_platform("local", {}, adapters.get("local").bundle_config(settings)))
     print(f"wrote {target}: open it in Jupyter, or run it with `jupyter execute {target}`")
     if args.execute:
         core_cli.quiet_tensorflow(False)  # the kernel writes to this stderr: TensorFlow's native lines dropped

@@ -79,9 +79,7 @@ class DockerAdapter(Adapter):
         if self.jupyter:  # push docker --jupyter: the notebook, and an image with JupyterLab
             from adapters import notebook
 
-            values = self.bundle_config(settings)
-            code = bundle.code_files(self.name, self.slots(settings), json.dumps(values, indent=2, sort_keys=True) + "\n")
-            files.update({"experiment.ipynb": notebook.to_text(notebook.build({**code, **bundle.core_files()}, values)),
+            files.update({"experiment.ipynb": notebook.for_platform(self.name, self.slots(settings), self.bundle_config(settings)),
                           "Dockerfile.jupyter": bundle.render_template("Dockerfile.jupyter"),
                           "jupyter-requirements.txt": JUPYTER_REQUIREMENTS})
         return files

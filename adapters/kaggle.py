@@ -136,10 +136,8 @@ class KaggleAdapter(Adapter):
             return super().render(settings)
         from adapters import notebook
 
-        values = self.bundle_config(settings)
-        config_text = json.dumps(values, indent=2, sort_keys=True) + "\n"
-        files = {**bundle.code_files(self.name, self.slots(settings), config_text), **bundle.core_files()}
-        return {self.entry_path(): notebook.to_text(notebook.build(files, values)), **self.manifests(settings)}
+        text = notebook.for_platform(self.name, self.slots(settings), self.bundle_config(settings))
+        return {self.entry_path(): text, **self.manifests(settings)}
 
     def code_files(self, folder):
         if self.kernel_type == "script":
@@ -147,7 +145,7 @@ class KaggleAdapter(Adapter):
         from adapters import notebook
 
         cells, files = notebook.code_of((pathlib.Path(folder) / self.entry_path()).read_text())
-        core = sum(len(text.splitlines()) for path, text in files.items() if path.startswith("core/"))
+        core = bundle.core_lines(files)
         return {"experiment.py": files["experiment.py"], "shim.py": files["shim.py"], "notebook cells": cells}, core
 
     def manifests(self, settings):

@@ -29,6 +29,12 @@ def percent_cells(text):
     return cells
 
 
+def for_platform(shim, slots, values):
+    """The notebook's text for a platform: its shim (slots filled), the config `values` and the core."""
+    code = bundle.code_files(shim, slots, json.dumps(values, indent=2, sort_keys=True) + "\n")
+    return to_text(build({**code, **bundle.core_files()}, values))
+
+
 def python_literal(values):
     """The config as a Python dict literal, one key a line."""
     return "{\n" + "".join(f"    {key!r}: {value!r},\n" for key, value in sorted(values.items())) + "}"

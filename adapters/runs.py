@@ -118,7 +118,8 @@ def _alive(pid):
     return True
 
 
-def wait(handle, run_dir, timeout=3600, interval=2.0):
+def wait(handle, run_dir, timeout=3600, interval=2.0, stop=None):
+    """Follow the run to its end; `stop` (a threading.Event) ends the wait early, the run going on."""
     deadline = time.monotonic() + timeout
     while True:
         state = status(handle, run_dir)
@@ -127,7 +128,11 @@ def wait(handle, run_dir, timeout=3600, interval=2.0):
         if time.monotonic() > deadline:
             raise PlatformError(f"{handle.platform} run {handle.run_id} still {state} after {timeout:.0f} s; "
                                 f"check later with `portability status {handle.platform}/{handle.run_id}`")
-        time.sleep(interval)
+        if stop is None:
+            time.sleep(interval)
+        elif stop.wait(interval):
+            raise UserError(f"stopped following {handle.platform} run {handle.run_id}: it goes on; "
+                            f"`portability status {handle.platform}/{handle.run_id}` follows it")
 
 
 def pull(handle, run_dir):

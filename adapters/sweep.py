@@ -164,12 +164,7 @@ def run_remote_cell(cell, sweep_name, timeout):
     handle, run_dir = runs.push(cell.platform, settings, force=True, log=lambda *_: None,
                                 details={"sweep": sweep_name, "sweep_cell": cell.id},
                                 existing=earlier[-1] if earlier else None)
-    deadline = time.monotonic() + timeout
-    while runs.status(handle, run_dir) not in (*store.TERMINAL, "pulled"):
-        if STOP.wait(2.0):
-            raise UserError("sweep interrupted: the run goes on; the next sweep follows it")
-        if time.monotonic() > deadline:
-            raise UserError(f"still not finished after {timeout:.0f} s: the next sweep follows it")
+    runs.wait(handle, run_dir, timeout=timeout, stop=STOP)  # interrupted: the next sweep follows it
     runs.pull(handle, run_dir)
     return f"{cell.platform}/{handle.run_id}"
 
