@@ -27,12 +27,17 @@ def names():
     return list(REGISTRY)
 
 
-def get(name):
-    """The adapter for `name`; UsageError listing the platforms for an unknown name."""
+def adapter_class(name):
+    """The adapter class for `name` (its module imported, no SDK); UsageError for an unknown name."""
     if name not in REGISTRY:
         raise UsageError(f"unknown platform {name!r}: valid platforms are {', '.join(REGISTRY)}")
     entry = REGISTRY[name]
-    return getattr(importlib.import_module(entry.module), entry.cls)()
+    return getattr(importlib.import_module(entry.module), entry.cls)
+
+
+def get(name, **platform_options):
+    """An adapter for `name`, with its platform options (see adapters.options)."""
+    return adapter_class(name)(**platform_options)
 
 
 def credential_files(names=None):

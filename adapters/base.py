@@ -1,7 +1,7 @@
 """The adapter interface. A platform is one subclass of `Adapter`: it says what it needs (`check`),
 how its bundle differs (`slots`, `manifests`), and how to `submit`, ask the `status` of, and
 `fetch_outputs` of a run. Everything else is shared: packaging (adapters.bundle), the run store and
-lifecycle (adapters.store, adapters.runs), emulation (adapters.emulation). Optional hooks have
+lifecycle (portability.store, portability.runs), emulation (adapters.emulation). Optional hooks have
 defaults that do nothing platform-specific.
 """
 
@@ -13,7 +13,7 @@ import shutil
 import sys
 
 import adapters
-from adapters import bundle, emulation
+from adapters import bundle, emulation, options
 from core import config as configuration
 from core.errors import UserError
 
@@ -83,6 +83,25 @@ class Adapter(abc.ABC):
     runs_with_own_credentials = False  # computes here with the user's credentials (a tracker), not remotely
     computes_here = False  # trains on this machine's cores: a sweep runs its cells as Dask tasks
     for_repository = False  # rendering the committed platforms/ files: no user's name or settings in them
+    option_specs = ()  # the platform's options (adapters.options.Option), as constructor arguments
+
+    def __init__(self, **platform_options):
+        self.platform_options = options.resolve(self.name, self.option_specs, platform_options)
+        self._missing = None
+
+    def missing(self):
+        """check(), asked once per adapter: one adapter serves one command."""
+        if self._missing is None:
+            self._missing = self.check()
+        return self._missing
+
+    def after_push_note(self, handle, run_dir):
+        """Lines for the user after a push (e.g. where a server the run started listens); "" otherwise."""
+        return ""
+
+    def generated_folder(self):
+        """platforms/<folder>: where `portability package` writes this platform's generated files."""
+        return self.name
 
     # what is missing ---------------------------------------------------------------------------
     def check(self):
@@ -171,7 +190,7 @@ class Adapter(abc.ABC):
 
     @abc.abstractmethod
     def status(self, handle, run_dir):
-        """The run's state, one of adapters.store.STATES."""
+        """The run's state, one of portability.store.STATES."""
 
     @abc.abstractmethod
     def fetch_outputs(self, handle, run_dir, target):

@@ -9,19 +9,18 @@ With a token (BEAT_TOKEN or `beat config set token`), the prefix's objects are p
 with `beat ... push`, started, followed with `runstatus`, and the analyzer's results pulled.
 """
 
-import base64
 import hashlib
 import json
 import os
 import pathlib
 import re
-import shlex
 import shutil
-import subprocess
 
-from adapters import bundle, emulation
-from adapters.base import MissingCredentials, PlatformError
-from adapters.local import LocalAdapter
+from adapters import beat_remote, bundle, emulation
+from adapters.base import PlatformError
+from adapters.base import Adapter
+from adapters.options import Option
+from adapters.trains_here import TrainsHere
 from core import config as configuration, datasets
 from core.errors import UsageError
 
@@ -29,29 +28,16 @@ ROOT = bundle.ROOT
 SHIMS = bundle.SHIMS
 PLACEHOLDER_USER = "portability"
 DATA_ROOT = "/data/portability"  # the database's root folder as declared; the run sets the real one
-STATES = {"Done": "completed", "Failed": "failed", "Cancelled": "cancelled", "Pending": "queued", "Scheduled": "queued",
-          "Running": "running", "Canceling": "running"}
 TYPES = {int: "int64", float: "float64", str: "string"}
 PARAMETERS = ("model", "epochs", "optimizer", "learning_rate", "batch_size", "seed", "validation_split",
               "fine_tune_epochs", "augmentation_epochs", "target_accuracy", "test_split", "max_train_samples")
-
-
-def beat_config():
-    """BEAT's own configuration (~/.beatrc, then ./.beatrc), as its command line reads it."""
-    values = {}
-    for path in (pathlib.Path.home() / ".beatrc", pathlib.Path(".beatrc")):
-        try:
-            values.update(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    return values
 
 
 def identifier(text):
     return re.sub(r"[^a-zA-Z0-9_]+", "_", text).strip("_")
 
 
-class BeatAdapter(LocalAdapter):
+class BeatAdapter(TrainsHere, Adapter):
     name = "beat"
     computes_here = True  # the local executor trains here
     user_data_at = ""  # the database's root folder holds the user's file
@@ -60,10 +46,12 @@ class BeatAdapter(LocalAdapter):
     helper_groups = {"samples_dataset": "data access", "Samples": "data access", "read_idx": "data access",
                      "pixels": "data access", "encoded": "result upload"}
     network = False
+    option_specs = (Option("venv", None, "the environment holding BEAT's packages (default .beat-venv)"),
+                    Option("cache", None, "BEAT's cache of data set outputs (default: in the data cache)"))
 
     # where BEAT is --------------------------------------------------------------------------------
     def find_tool(self):
-        for folder in (os.environ.get("PORTABILITY_BEAT_VENV"), ROOT / ".beat-venv"):
+        for folder in (self.platform_options["venv"], ROOT / ".beat-venv"):
             if folder and (pathlib.Path(folder) / "bin" / "beat").is_file():
                 return str(pathlib.Path(folder) / "bin" / "beat")
         return shutil.which("beat")
@@ -72,10 +60,10 @@ class BeatAdapter(LocalAdapter):
         return str(pathlib.Path(self.find_tool()).parent / "python")
 
     def platform_url(self):
-        return os.environ.get("BEAT_PLATFORM") or beat_config().get("platform")
+        return os.environ.get("BEAT_PLATFORM") or beat_remote.beat_config().get("platform")
 
     def token(self):
-        return os.environ.get("BEAT_TOKEN") or beat_config().get("token")
+        return os.environ.get("BEAT_TOKEN") or beat_remote.beat_config().get("token")
 
     def mode_note(self):
         if self.token():
@@ -86,7 +74,7 @@ class BeatAdapter(LocalAdapter):
     def user(self):
         if self.for_repository:
             return PLACEHOLDER_USER
-        return identifier(os.environ.get("BEAT_USER") or beat_config().get("user") or PLACEHOLDER_USER)
+        return identifier(os.environ.get("BEAT_USER") or beat_remote.beat_config().get("user") or PLACEHOLDER_USER)
 
     # the prefix -------------------------------------------------------------------------------------
     def names(self, settings):
@@ -215,7 +203,7 @@ class BeatAdapter(LocalAdapter):
     # running it -------------------------------------------------------------------------------------
     def cache_dir(self):
         """BEAT's output cache, kept across runs: the same experiment again is read, not recomputed."""
-        return pathlib.Path(os.environ.get("PORTABILITY_BEAT_CACHE") or datasets.cache_dir() / "beat-cache")
+        return pathlib.Path(self.platform_options["cache"] or datasets.cache_dir() / "beat-cache")
 
     def declared(self, run_dir):
         """(experiment name, database name) as the bundle's prefix declares them."""
@@ -247,12 +235,12 @@ class BeatAdapter(LocalAdapter):
         if self.find_tool() is None:
             raise PlatformError("BEAT is not installed: make beat-env")
         experiment, _ = self.declared(run_dir)
-        return [self.python(), str(ROOT / "adapters" / "beat_run.py"), str(run_dir / "bundle" / "prefix"),
+        return [self.python(), str(ROOT / "adapters" / "shims" / "beat_run.py"), str(run_dir / "bundle" / "prefix"),
                 str(self.cache_dir()), experiment, "output"]
 
     def submit(self, handle, run_dir):
         if self.token():
-            return self.submit_remote(handle, run_dir)
+            return beat_remote.submit(self, handle, run_dir)
         self.prepare_work(run_dir, self.data_folder(run_dir))
         super().submit(handle, run_dir)
         handle.details.update(engine="BEAT local executor", python=self.python())
@@ -272,73 +260,15 @@ class BeatAdapter(LocalAdapter):
             return datasets.fetch(settings.dataset)
         return pathlib.Path(settings.dataset).resolve().parent
 
-    # a BEAT platform ------------------------------------------------------------------------------
-    def beat(self, run_dir, *arguments, check=True):
-        """`beat` against the platform, with the token in a private .beatrc, never on the command line."""
-        work = run_dir / "work"
-        work.mkdir(parents=True, exist_ok=True)
-        settings = {"platform": self.platform_url() or "https://www.idiap.ch/software/beat/platform",
-                    "user": self.user, "token": self.token(), "prefix": str(run_dir / "bundle" / "prefix")}
-        rc = work / ".beatrc"
-        rc.touch(mode=0o600)
-        rc.write_text(json.dumps(settings))
-        try:
-            done = subprocess.run([self.find_tool(), *arguments], cwd=work, capture_output=True, text=True, timeout=600)
-        finally:
-            rc.unlink(missing_ok=True)
-        if check and done.returncode != 0:
-            raise PlatformError(self.explain_failure(arguments, done.stdout + done.stderr))
-        return done
-
-    def explain_failure(self, arguments, output):
-        url = self.platform_url() or "the default BEAT platform"
-        if "ConnectionError" in output or "Max retries exceeded" in output or "Connection refused" in output:
-            return (f"cannot reach the BEAT platform at {url}: check BEAT_PLATFORM (or `beat config set platform`) "
-                    "and your connection; without BEAT_TOKEN the experiment runs on BEAT's local executor")
-        if " 401" in output or " 403" in output or "Invalid token" in output:
-            return f"the BEAT platform at {url} rejected the token: check BEAT_TOKEN and BEAT_USER (or ~/.beatrc)"
-        last = [line for line in output.splitlines() if line.strip()][-3:]
-        return f"`beat {' '.join(shlex.quote(a) for a in arguments[:3])}` failed: " + " | ".join(last)
-
-    def submit_remote(self, handle, run_dir):
-        experiment, _ = self.declared(run_dir)
-        if self.find_tool() is None:
-            raise MissingCredentials("BEAT's command line is not installed: make beat-env")
-        if not handle.details.get("pushed"):
-            self.beat(run_dir, "experiments", "push", experiment)
-            handle.details["pushed"] = True
-        self.beat(run_dir, "experiments", "start", experiment)
-        handle.remote_id = experiment
-        handle.details.update(engine=f"BEAT platform {self.platform_url()}", remote=True)
-
-    def remote_status(self, handle, run_dir):
-        done = self.beat(run_dir, "experiments", "runstatus", handle.remote_id)
-        try:
-            return json.loads(done.stdout[done.stdout.index("{"):])
-        except ValueError:
-            raise PlatformError(f"the BEAT platform's run status is not JSON: {done.stdout[:300]}") from None
-
     def status(self, handle, run_dir):
-        if not handle.details.get("remote"):
-            return super().status(handle, run_dir)
-        return STATES.get(self.remote_status(handle, run_dir).get("status"), "unknown")
+        if handle.details.get("remote"):
+            return beat_remote.status(self, handle, run_dir)
+        return super().status(handle, run_dir)
 
     def fetch_outputs(self, handle, run_dir, target):
-        if not handle.details.get("remote"):
-            return super().fetch_outputs(handle, run_dir, target)
-        answer = self.remote_status(handle, run_dir)
-        results = (answer.get("results") or {}).get("analysis")
-        if not results:
-            raise PlatformError(f"the BEAT platform has no results for {handle.remote_id} (status {answer.get('status')})")
-        values = {name: entry.get("value") if isinstance(entry, dict) else entry for name, entry in results.items()}
-        run = json.loads(values["results_json"])
-        run["platform"].update(engine=handle.details["engine"], beat={"experiment": handle.remote_id})
-        (target / "results.json").write_text(json.dumps(run))
-        for name, key in (("model.h5", "model_h5"), ("model.keras", "model_keras")):
-            if values.get(key):
-                (target / name).write_bytes(base64.b64decode(values[key]))
-        (target / "log.txt").write_text(values.get("log") or "")
-
+        if handle.details.get("remote"):
+            return beat_remote.fetch_outputs(self, handle, run_dir, target)
+        return super().fetch_outputs(handle, run_dir, target)
 
 def toolchain():
     """Two data sets (train, test) into the training block; its run into the analyzer."""

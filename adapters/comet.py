@@ -9,7 +9,8 @@ import os
 import pathlib
 
 from adapters.base import PlatformError
-from adapters.local import LocalAdapter
+from adapters.base import Adapter
+from adapters.trains_here import TrainsHere
 from core import results as results_file
 
 
@@ -24,7 +25,7 @@ def pending_zips(run_dir):
     return sorted((pathlib.Path(run_dir) / "comet-offline").glob("*.zip"))
 
 
-class CometAdapter(LocalAdapter):
+class CometAdapter(TrainsHere, Adapter):
     name = "comet"
     emulation_variables = ("COMET_",)
     runs_with_own_credentials = True

@@ -18,6 +18,7 @@ import tempfile
 
 from adapters import bundle
 from adapters.base import Adapter, MissingSDK, PlatformError, copy_work_outputs
+from adapters.options import Option
 from core import config as configuration, datasets, results as results_file
 
 DEFAULT_BASE = "python:3.11-slim"
@@ -54,10 +55,24 @@ class DockerAdapter(Adapter):
     network = False  # the container runs with --network none
     emulation_paths = {"/data": "data", "/results": "output"}
 
-    def __init__(self):
-        self.offline = os.environ.get("PORTABILITY_DOCKER_OFFLINE", "") not in ("", "0")
-        self.jupyter = os.environ.get("PORTABILITY_DOCKER_JUPYTER", "") not in ("", "0")
-        self.base = os.environ.get("PORTABILITY_DOCKER_BASE") or (OFFLINE_BASE if self.offline else DEFAULT_BASE)
+    option_specs = (
+        Option("jupyter", False, "JupyterLab in the experiment's image with the notebook, on a local port with a "
+               "token (instead of running the script)", flag="--jupyter", boolean=True),
+        Option("offline", False, "build from the offline base image (`portability setup docker`), no registry",
+               boolean=True),
+        Option("base", None, "the base image (default: the offline one in offline mode, else a Python image)"),
+    )
+
+    def __init__(self, **platform_options):
+        super().__init__(**platform_options)
+        self.offline, self.jupyter = self.platform_options["offline"], self.platform_options["jupyter"]
+        self.base = self.platform_options["base"] or (OFFLINE_BASE if self.offline else DEFAULT_BASE)
+
+    def after_push_note(self, handle, run_dir):
+        if not handle.details.get("jupyter_url"):
+            return ""
+        return (f"JupyterLab: {self.jupyter_url(handle, run_dir)}\n  run the notebook's cells there; `portability pull` "
+                f"collects its results; stop the server with `docker stop {handle.remote_id}`")
 
     def check(self):
         missing = super().check()

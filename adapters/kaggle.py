@@ -17,6 +17,7 @@ import tempfile
 import adapters
 from adapters import bundle
 from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, explain
+from adapters.options import Option
 from core import config as configuration, datasets, redact
 from core.errors import UsageError
 
@@ -62,10 +63,22 @@ class KaggleAdapter(Adapter):
     emulation_paths = {"/kaggle/working": "output", "/kaggle/temp": "tmp"}
     helper_groups = {"find_csv": "data access", "read_csv_table": "data access", "Tee": "result upload"}
 
-    def __init__(self):
-        self.kernel_type = os.environ.get("PORTABILITY_KAGGLE_KERNEL_TYPE") or "script"
-        if self.kernel_type not in KERNEL_TYPES:
-            raise UsageError(f"unknown Kaggle kernel type {self.kernel_type!r}: valid ones are {', '.join(KERNEL_TYPES)}")
+    option_specs = (
+        Option("kernel_type", "script", "a script kernel (default) or a notebook kernel", flag="--kernel-type",
+               choices=KERNEL_TYPES),
+        Option("accelerator", "none", "the kernel's accelerator", choices=tuple(ACCELERATORS)),
+        Option("kernel", None, "the kernel's id, owner/slug (default: yours, named after the experiment)"),
+        Option("dataset", None, "a Kaggle data set owner/slug holding a user data set"),
+        Option("input", None, "the emulation's /kaggle/input folder (default: in the data cache)"),
+        Option("layout", "new", "the emulation's input layout", choices=("old", "new"), label="input layout"),
+    )
+
+    @property
+    def kernel_type(self):
+        return self.platform_options["kernel_type"]
+
+    def generated_folder(self):
+        return "kaggle-notebook" if self.kernel_type == "notebook" else self.name
 
     def entry_path(self):
         return "experiment.ipynb" if self.kernel_type == "notebook" else "experiment.py"
@@ -84,8 +97,8 @@ class KaggleAdapter(Adapter):
     def kernel_id(self, settings):
         if self.for_repository:
             return f"{PLACEHOLDER_OWNER}/{slugify(self.title(settings))}"
-        if os.environ.get("PORTABILITY_KAGGLE_KERNEL"):
-            return os.environ["PORTABILITY_KAGGLE_KERNEL"]
+        if self.platform_options["kernel"]:
+            return self.platform_options["kernel"]
         owner = credentials()[0] or PLACEHOLDER_OWNER
         return f"{owner}/{slugify(self.title(settings))}"
 
@@ -95,16 +108,14 @@ class KaggleAdapter(Adapter):
     def dataset_sources(self, settings):
         if settings.dataset in PUBLIC_DATASETS:
             return [PUBLIC_DATASETS[settings.dataset]]
-        source = os.environ.get("PORTABILITY_KAGGLE_DATASET")
+        source = self.platform_options["dataset"]
         if not source:
             raise UsageError("your own data set runs on Kaggle from a Kaggle data set: upload it there and set "
                              "PORTABILITY_KAGGLE_DATASET=owner/dataset-slug")
         return [source]
 
     def metadata(self, settings):
-        accelerator = os.environ.get("PORTABILITY_KAGGLE_ACCELERATOR", "none")
-        if accelerator not in ACCELERATORS:
-            raise UsageError(f"unknown Kaggle accelerator {accelerator!r}: valid ones are {', '.join(ACCELERATORS)}")
+        accelerator = self.platform_options["accelerator"]
         values = {
             "id": self.kernel_id(settings),
             "title": self.title(settings),
@@ -159,16 +170,19 @@ class KaggleAdapter(Adapter):
 
     # lifecycle ----------------------------------------------------------------------------
     def api(self):
-        if self.check():
-            raise MissingCredentials("; ".join(self.check()))
-        _use_endpoint_override()
-        try:
-            from kaggle.api.kaggle_api_extended import KaggleApi
-        except ImportError:
-            raise MissingSDK(adapters.install_hint(self.name)) from None
-        api = KaggleApi()
-        api.authenticate()
-        return api
+        """The SDK's client, authenticated once for this adapter (one command, one run)."""
+        if getattr(self, "_api", None) is None:
+            if self.missing():
+                raise MissingCredentials("; ".join(self.missing()))
+            _use_endpoint_override()
+            try:
+                from kaggle.api.kaggle_api_extended import KaggleApi
+            except ImportError:
+                raise MissingSDK(adapters.install_hint(self.name)) from None
+            api = KaggleApi()
+            api.authenticate()
+            self._api = api
+        return self._api
 
     def submit(self, handle, run_dir):
         metadata = json.loads((run_dir / "bundle" / "kernel-metadata.json").read_text())
@@ -215,7 +229,7 @@ class KaggleAdapter(Adapter):
         """A Kaggle-style input folder: the public data set's CSV files, made from the verified IDX files."""
         if settings.dataset not in CSV_FILES:
             return pathlib.Path(settings.dataset).resolve().parent
-        root = os.environ.get("PORTABILITY_KAGGLE_INPUT") or datasets.cache_dir() / "kaggle-input"
+        root = self.platform_options["input"] or datasets.cache_dir() / "kaggle-input"
         folder = pathlib.Path(root) / PUBLIC_DATASETS[settings.dataset].split("/")[1]
         if all((folder / name).is_file() for name in CSV_FILES[settings.dataset]):
             return folder
@@ -237,9 +251,7 @@ class KaggleAdapter(Adapter):
         if self.entry_path().endswith(".ipynb"):  # a notebook kernel: run unmodified by nbclient
             box.argv = [sys.executable, "-m", "adapters.notebook", run_dir / "bundle" / self.entry_path(), "/kaggle/working"]
         slug = self.dataset_sources(configuration.config_from_dict(settings))[0]
-        layout = os.environ.get("PORTABILITY_KAGGLE_LAYOUT", "new")
-        if layout not in ("old", "new"):
-            raise UsageError(f"unknown Kaggle input layout {layout!r}: valid ones are old, new")
+        layout = self.platform_options["layout"]
         owner, name = slug.split("/")
         if data_dir is not None:
             box.binds.append((data_dir, "/kaggle/input/" + (name if layout == "old" else f"datasets/{owner}/{name}"), True))

@@ -10,7 +10,8 @@ import json
 import os
 
 from adapters.base import PlatformError
-from adapters.local import LocalAdapter
+from adapters.base import Adapter
+from adapters.trains_here import TrainsHere
 from core import results as results_file
 from core.errors import UsageError
 
@@ -39,7 +40,7 @@ def configure():
     return shim.configure_openml()
 
 
-class OpenMLAdapter(LocalAdapter):
+class OpenMLAdapter(TrainsHere, Adapter):
     name = "openml"
     emulation_variables = ("OPENML_",)
     runs_with_own_credentials = True

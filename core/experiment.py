@@ -19,7 +19,6 @@ from core import environment, keras_import, results as results_file, throughput
 from core.config import BUILTIN_DATASETS
 from core.errors import UsageError
 
-START = time.perf_counter()
 STEPS_PER_EXECUTION = 32
 
 
@@ -50,7 +49,7 @@ def weights_sha256(model):
     return digest.hexdigest()
 
 
-def _optimizer(keras, name, learning_rate):
+def make_optimizer(keras, name, learning_rate):
     try:
         optimizer = keras.optimizers.get({"class_name": name, "config": {}})
     except (ValueError, TypeError):
@@ -140,7 +139,7 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
     clock = Clock()
     with clock("import"):
         keras, tf = setup(config)
-    optimizer = _optimizer(keras, config.optimizer, config.learning_rate)
+    optimizer = make_optimizer(keras, config.optimizer, config.learning_rate)
     with clock("data"):
         data = prepare_data(config, dataset or load_data(config, data_dir=data_dir, log=log))
     log(describe_data(data))
@@ -158,10 +157,17 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
         f"against target {results['target']['accuracy']:.2%}")
     with clock("saving"):
         results["artifacts"] = save_models_safely(keras, model, data.x_test[:500], out_dir)
+    results_file.write_json(out_dir / "results.json", close_timings(results, clock))
+    return results
+
+
+def close_timings(results, clock):
+    """The timings of every form alike (script, notebook, each fold): wall and CPU seconds per step,
+    `total` the sum of the steps, and the process's CPU seconds so far."""
     process = round(cpu_seconds(), 3)
-    clock.timings.update(total=round(time.perf_counter() - START, 3), process_cpu_seconds=process)
+    steps = {step: seconds for step, seconds in clock.timings.items() if step not in ("total", "process_cpu_seconds")}
+    results["timings"] = dict(steps, total=round(sum(steps.values()), 3), process_cpu_seconds=process)
     results["cpu_seconds"] = dict(clock.cpu, process=process)
-    results_file.write_json(out_dir / "results.json", results)
     return results
 
 

@@ -5,7 +5,6 @@ import base64
 import functools
 import pathlib
 
-from adapters.bundle import ROOT
 from report import codediff, collect, plots, sweeps
 
 LEGEND = ("*executed*: ran on the platform; *emulated*: ran here in an emulation of the platform's runtime; "
@@ -25,10 +24,11 @@ COLUMNS = [("platform", "platform", "str"), ("obtained", "how obtained", "str"),
            ("images_per_second", "training images/s", "rate")]
 
 
-def build(out_dir=None, platforms_dir=codediff.PLATFORMS_DIR):
-    """Write report.md, report.html and the plots; return the data behind them."""
-    out_dir = pathlib.Path(out_dir or ROOT / "results")
-    data = model(platforms_dir)
+def build(runs_root, manifests, out_dir, platforms_dir=codediff.PLATFORMS_DIR):
+    """Write report.md, report.html and the plots into `out_dir` for the runs under `runs_root` and the
+    sweeps' (manifest, folder) pairs; return the data behind them."""
+    out_dir = pathlib.Path(out_dir)
+    data = model(pathlib.Path(runs_root), manifests, platforms_dir)
     images = plots.plots(data["rows"])
     for section in data["sweeps"]:
         section["plots"] = plots.sweep_plots(section)
@@ -45,10 +45,10 @@ def build(out_dir=None, platforms_dir=codediff.PLATFORMS_DIR):
     return data
 
 
-def model(platforms_dir):
+def model(runs_root, manifests, platforms_dir):
     """Everything either page shows, computed once."""
-    found, problems = collect.collect()
-    rows, local = collect.pick_rows(found, platforms_dir)
+    found, problems = collect.collect(runs_root)
+    rows, local = collect.pick_rows(found, platforms_dir, runs_root)
     diffs = [codediff.platform_diff(row["platform"], platforms_dir) for row in rows
              if row["platform"] != "local" and codediff.generated(row["platform"], platforms_dir)
              and codediff.generated("local", platforms_dir)]
@@ -59,7 +59,7 @@ def model(platforms_dir):
             "cv_note": CV_NOTE if any(r["results"] and "CV" in r["protocol"] for r in rows) else None,
             "local": local, "problems": problems, "reproducibility": collect.reproducibility(found),
             "drift": collect.drift(rows, local), "diffs": diffs, "groups": codediff.GROUPS,
-            "sweeps": [dict(section, cells_text=sweeps.table(section)) for section in sweeps.sections()],
+            "sweeps": [dict(section, cells_text=sweeps.table(section)) for section in sweeps.sections(manifests, runs_root)],
             "sweep_columns": sweeps.COLUMNS, "sweep_note": SWEEP_NOTE}
 
 

@@ -6,7 +6,6 @@ import collections
 import json
 
 import adapters
-from adapters import store
 from core import results as results_file
 
 RANK = {"executed": 2, "emulated": 1}
@@ -15,10 +14,9 @@ COMPARED_CONFIG = ("dataset", "model", "epochs", "optimizer", "learning_rate", "
 ENVIRONMENT_KEYS = ("python", "tensorflow", "keras", "numpy", "cpu", "cpu_cores", "gpus", "os", "in_container")
 
 
-def collect():
-    """(results of every complete run, problems with the others)."""
+def collect(root):
+    """(results of every complete run under the run store `root`, problems with the others)."""
     found, problems = [], []
-    root = store.runs_root()
     for path in sorted(root.glob("*/*")):
         if not path.is_dir() or path.parent.name.startswith("_"):  # _sweeps holds manifests, not runs
             continue
@@ -43,8 +41,9 @@ def collect():
 
 
 def _state(path):
+    """The last state in a run folder's status.json (read here: the report takes folders, not the store)."""
     try:
-        return store.last_state(path) if (path / "status.json").is_file() else "no status"
+        return results_file.read_json(path / "status.json")[-1]["state"] if (path / "status.json").is_file() else "no status"
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return "status.json unreadable"
 
@@ -65,7 +64,7 @@ def platform_order(found):
     return known + sorted({r["_store_platform"] for r in found} - set(known))
 
 
-def pick_rows(found, platforms_dir):
+def pick_rows(found, platforms_dir, root):
     """One row per platform: its best-obtained, then latest, run; comparable with local when possible."""
     local = max((r for r in found if r["_store_platform"] == "local"), key=lambda r: r["_folder"], default=None)
     rows = []
@@ -74,12 +73,12 @@ def pick_rows(found, platforms_dir):
         if local is not None:
             candidates = [r for r in candidates if config_key(r) == config_key(local)] or candidates
         best = max(candidates, key=lambda r: (RANK.get(r["platform"]["obtained"], 0), r["_folder"]), default=None)
-        rows.append(row_for(name, best, local) if best else empty_row(name, platforms_dir))
+        rows.append(row_for(name, best, local) if best else empty_row(name, platforms_dir, root))
     return rows, local
 
 
-def empty_row(name, platforms_dir):
-    pushed = sorted(path for path in (store.runs_root() / name).glob("*") if (path / "status.json").is_file())
+def empty_row(name, platforms_dir, root):
+    pushed = sorted(path for path in (root / name).glob("*") if (path / "status.json").is_file())
     if pushed:  # pushed, but no result (yet): say so, never "packaged"
         return {"platform": name, "obtained": f"{_state(pushed[-1])}, no result", "results": None}
     return {"platform": name, "obtained": "packaged" if (platforms_dir / name).is_dir() else "not built",

@@ -4,23 +4,22 @@ holdout accuracies are never put in one test."""
 
 import collections
 
-from adapters import store, sweep
 from core import results as results_file
 from report import collect, verdict
 
 
-def sections():
-    """One section per sweep in the store, newest last."""
-    return [section(manifest, folder) for manifest, folder in sweep.read_manifests()]
+def sections(manifests, runs_root):
+    """One section per sweep, given as (manifest, folder), newest last; runs_root holds their runs."""
+    return [section(manifest, folder, runs_root) for manifest, folder in manifests]
 
 
-def cell_results(manifest):
+def cell_results(manifest, runs_root):
     """[(cell, results)] of the sweep's cells that have complete results."""
     found = []
     for cell in manifest["cells"].values():
         if not cell.get("run"):
             continue
-        path = store.runs_root() / cell["run"] / "results.json"
+        path = runs_root / cell["run"] / "results.json"
         try:
             results = results_file.read_json(path)
         except (OSError, ValueError):
@@ -30,10 +29,10 @@ def cell_results(manifest):
     return found
 
 
-def section(manifest, folder):
+def section(manifest, folder, runs_root):
     varied = [axis for axis in manifest["axes"] if axis != "seed"]
     groups = collections.defaultdict(dict)
-    for cell, results in cell_results(manifest):
+    for cell, results in cell_results(manifest, runs_root):
         point = tuple((axis, cell["axes"][axis]) for axis in varied)
         groups[(cell["platform"], point)][cell["config"]["seed"]] = results
     rows = [row(platform, point, members, groups.get(("local", point)), manifest["margin"])

@@ -21,7 +21,8 @@ import sys
 import pytest
 
 import adapters
-from adapters import bundle, runs, store
+from adapters import bundle
+from portability import runs, store
 from core import config, results as results_file
 
 CREDENTIAL_VARIABLES = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "COMET_API_KEY",
@@ -58,8 +59,9 @@ def emulated_outputs(name, settings, folder):
     previous = os.environ.get("PORTABILITY_RUNS_DIR")
     os.environ["PORTABILITY_RUNS_DIR"] = str(folder)
     try:
-        handle, run_dir = runs.push(name, settings, mode="emulated", log=lambda m: None,
+        run = runs.push(name, settings, mode="emulated", log=lambda m: None,
                                     data_dir=adapters.get(name).emulation_data(settings))
+        run_dir = run.run_dir
     finally:
         os.environ.pop("PORTABILITY_RUNS_DIR") if previous is None else os.environ.update(PORTABILITY_RUNS_DIR=previous)
     output = run_dir / "work" / "output"
@@ -128,7 +130,7 @@ class AdapterContract:
         assert set(adapter.helper_groups) <= names
 
     def test_committed_platform_files_are_fresh(self, adapter, monkeypatch, tmp_path):
-        from adapters import cli
+        from portability import platform_commands as cli
 
         bare_machine(monkeypatch, tmp_path / "home")  # the committed files carry no user's name or settings
         cli.write_generated(adapter, config.build_config("mnist-reference"), tmp_path / "generated")
@@ -143,22 +145,24 @@ class AdapterContract:
     def test_handle_survives_a_restart(self, run_store, tiny_settings, platform_env):
         handle = store.Handle(platform=self.name, run_id="r1", bundle_hash="ab" * 32, remote_id="x", details={"k": [1, 2]})
         assert store.Handle.from_json(handle.to_json()) == handle
-        done = subprocess.run([sys.executable, "-c", "import sys, adapters.store as s; h = s.Handle.from_json(sys.stdin.read()); "
+        done = subprocess.run([sys.executable, "-c", "import sys, portability.store as s; h = s.Handle.from_json(sys.stdin.read()); "
                                "print(h.platform, h.details['k'])"], input=handle.to_json(), capture_output=True, text=True)
         assert done.stdout.split() == [self.name, "[1,", "2]"]
 
     def test_emulated_run_reproduces_the_local_run(self, tiny_settings, run_store, platform_env, local_tiny_results):
-        handle, run_dir = runs.push(self.name, tiny_settings, mode="emulated", log=lambda m: None,
+        run = runs.push(self.name, tiny_settings, mode="emulated", log=lambda m: None,
                                     data_dir=tiny_settings.dataset.rsplit("/", 1)[0])
-        pulled = runs.pull(handle, run_dir)
+        run_dir = run.run_dir
+        pulled = run.pull()
         self.check_pulled(pulled, run_dir, local_tiny_results, "emulated")
-        assert runs.status(handle, run_dir) == "pulled"
+        assert run.status() == "pulled"
 
     def test_push_status_pull(self, tiny_settings, run_store, platform_service, local_tiny_results):
-        handle, run_dir = runs.push(self.name, tiny_settings, log=lambda m: None)
-        assert store.read_handle(run_dir) == handle and runs.status(handle, run_dir) in store.STATES
-        assert runs.wait(handle, run_dir, timeout=900, interval=0.5) == "completed"
-        pulled = runs.pull(handle, run_dir)
+        run = runs.push(self.name, tiny_settings, log=lambda m: None)
+        handle, run_dir = run.handle, run.run_dir
+        assert store.read_handle(run_dir) == handle and run.status() in store.STATES
+        assert run.wait(timeout=900, interval=0.5) == "completed"
+        pulled = run.pull()
         self.check_pulled(pulled, run_dir, local_tiny_results, "executed")
         states = [entry["state"] for entry in store.status_history(run_dir)]
         assert states[0] == "submitting" and states[-1] == "pulled"

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from adapters import kaggle, store
+from adapters import kaggle
+from portability import store
 from core import config
 from core.errors import UsageError
 from tests.conftest import ROOT, live, live_push, portability
@@ -93,6 +94,36 @@ def test_push_status_pull_against_the_stand_in(credentials, run_store):
     report = portability("report", "--out", run_store.parent / "report", env={"PORTABILITY_RUNS_DIR": str(run_store)})
     row = next(line for line in report.stdout.splitlines() if line.strip().startswith("kaggle"))
     assert row.split()[:4] == ["kaggle", "executed", "98.14%", "PASS"]  # obtained as the handle says, not the file
+
+
+def test_push_wait_checks_once_and_authenticates_one_client(credentials, run_store, monkeypatch):
+    """One adapter serves the whole command: one readiness check, one authenticated SDK client for the
+    push, every status poll and the pull."""
+    from kaggle.api.kaggle_api_extended import KaggleApi  # the SDK authenticates once at import: not ours
+
+    from portability import cli
+
+    counts = {"check": 0, "authenticate": 0}
+    real_check, real_authenticate = kaggle.KaggleAdapter.check, KaggleApi.authenticate
+
+    def check(self):
+        counts["check"] += 1
+        return real_check(self)
+
+    def authenticate(self):
+        counts["authenticate"] += 1
+        return real_authenticate(self)
+
+    monkeypatch.setattr(kaggle.KaggleAdapter, "check", check)
+    monkeypatch.setattr(KaggleApi, "authenticate", authenticate)
+    with KaggleStandIn("tester", "secret-key", reference_outputs()) as server:
+        for key, value in {**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url,
+                           "PORTABILITY_RUNS_DIR": str(run_store)}.items():
+            monkeypatch.setenv(key, value)
+        assert cli.main(["push", "kaggle", "--wait", "--timeout", "120"]) == 0
+        polls = [path for method, path, _ in server.calls if path.endswith("GetKernelSessionStatus")]
+        assert server.violations == []
+    assert len(polls) >= 3 and counts == {"check": 1, "authenticate": 1}
 
 
 def test_push_error_in_the_response_is_shown(credentials, run_store):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from adapters import runs, store
+from portability import runs, store
 from tests.contract import AdapterContract
 from tests.conftest import BIN, ROOT, portability
 
@@ -71,21 +71,22 @@ def test_push_killed_during_submit_is_resumed(tiny_settings, run_store, monkeypa
             runs.push("local", tiny_settings, log=lambda m: None)
     assert store.last_state(run_folders(run_store)[0].parent) == "submitting"
     messages = []
-    handle, run_dir = runs.push("local", tiny_settings, log=messages.append)
+    run = runs.push("local", tiny_settings, log=messages.append)
     assert any("resuming the interrupted push" in m for m in messages)
-    assert runs.wait(handle, run_dir, timeout=300, interval=0.5) == "completed"
+    assert run.wait(timeout=300, interval=0.5) == "completed"
     assert len(run_folders(run_store)) == 1
 
 
 def test_interrupted_pull_is_completed_by_the_next_pull(tiny_settings, run_store):
-    handle, run_dir = runs.push("local", tiny_settings, log=lambda m: None)
-    runs.wait(handle, run_dir, timeout=300, interval=0.5)
+    run = runs.push("local", tiny_settings, log=lambda m: None)
+    run_dir = run.run_dir
+    run.wait(timeout=300, interval=0.5)
     dead = subprocess.Popen(["true"])
     dead.wait()
     (run_dir / f".pull-{dead.pid}-x").mkdir()  # a pull killed mid-copy: its process is gone
     (run_dir / f".pull-{dead.pid}-x" / "results.json").write_text("{half")
     (run_dir / f".pull-{os.getpid()}-y").mkdir()  # a pull still running in another process: left alone
-    results = runs.pull(handle, run_dir)
+    results = run.pull()
     assert results["test"]["accuracy"] >= 0.5 and not (run_dir / f".pull-{dead.pid}-x").exists()
     assert (run_dir / f".pull-{os.getpid()}-y").is_dir()
     assert json.loads((run_dir / "results.json").read_text())["run_id"] == results["run_id"]
@@ -134,8 +135,8 @@ def test_a_push_killed_before_its_first_state_is_resumed(stop_after, tiny_settin
         with pytest.raises(KeyboardInterrupt):
             runs.push("local", tiny_settings, log=lambda m: None)
     messages = []
-    handle, run_dir = runs.push("local", tiny_settings, log=messages.append)
+    run = runs.push("local", tiny_settings, log=messages.append)
     if stop_after == "handle":
         assert any("resuming the interrupted push" in m for m in messages)
-    assert runs.wait(handle, run_dir, timeout=300, interval=0.5) == "completed"
-    assert runs.pull(handle, run_dir)["test"]["accuracy"] >= 0.5
+    assert run.wait(timeout=300, interval=0.5) == "completed"
+    assert run.pull()["test"]["accuracy"] >= 0.5

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 import adapters
-from adapters import cli, runs
+from portability import platform_commands as cli, runs
 from core import config
 from report import codediff
 from tests.conftest import ROOT, portability
@@ -70,9 +70,10 @@ def test_the_committed_notebook_kernel_is_fresh_and_deterministic(monkeypatch, t
 
 def test_the_notebook_kernel_runs_unmodified_in_the_kaggle_emulation_and_pushes(
         notebook_kernel, tiny_settings, run_store, local_tiny_results, tmp_path, monkeypatch):
-    handle, run_dir = runs.push("kaggle", tiny_settings, mode="emulated", log=lambda m: None,
+    run = runs.push("kaggle", tiny_settings, mode="emulated", log=lambda m: None,
                                 data_dir=tiny_settings.dataset.rsplit("/", 1)[0])
-    pulled = runs.pull(handle, run_dir)
+    run_dir = run.run_dir
+    pulled = run.pull()
     assert pulled["weights_sha256"] == local_tiny_results["weights_sha256"] and pulled["platform"]["form"] == "notebook"
     executed = nbformat.read(run_dir / "work" / "output" / "__notebook__.ipynb", as_version=4)  # Kaggle's output copy
     assert any("test accuracy" in output.get("text", "") for output in executed.cells[-1].outputs)
@@ -80,9 +81,10 @@ def test_the_notebook_kernel_runs_unmodified_in_the_kaggle_emulation_and_pushes(
     with KaggleStandIn("tester", "secret-key", outputs, dataset_sources=(["tester/tiny"],),
                        kernel_type="notebook") as server:
         monkeypatch.setenv("PORTABILITY_KAGGLE_ENDPOINT", server.url)
-        handle, run_dir = runs.push("kaggle", tiny_settings, log=lambda m: None)
-        assert runs.wait(handle, run_dir, timeout=120, interval=0.2) == "completed"
-        result = runs.pull(handle, run_dir)
+        run = runs.push("kaggle", tiny_settings, log=lambda m: None)
+        run_dir = run.run_dir
+        assert run.wait(timeout=120, interval=0.2) == "completed"
+        result = run.pull()
     assert server.violations == [] and server.pushed["kernelType"] == "notebook"
     assert result["platform"]["obtained"] == "executed" and result["weights_sha256"] == pulled["weights_sha256"]
 

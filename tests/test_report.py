@@ -44,10 +44,12 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
     root, env = store
     done = portability("report", "--out", root / "out", env=env)
     assert done.returncode == 0, done.stderr
+    import pathlib
+
     import report
 
-    monkeypatch.setenv("PORTABILITY_RUNS_DIR", env["PORTABILITY_RUNS_DIR"])
-    data = report.build(root / "out2")
+    runs_root = pathlib.Path(env["PORTABILITY_RUNS_DIR"])
+    data = report.build(runs_root, [], root / "out2")
     rows = {row["platform"]: row for row in data["rows"]}
     assert list(rows) == ["local", "docker", "kaggle", "codalab", "comet", "openml", "beat"]  # the registry's order
     assert rows["local"]["obtained"] == "executed" and rows["comet"]["obtained"] == "executed"
@@ -73,7 +75,7 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
     pushed.mkdir(parents=True)
     (pushed / "status.json").write_text(json.dumps([{"time": "2026-11-22T12:00:00Z", "state": "failed"}]))
     try:
-        again = report.build(root / "out3")
+        again = report.build(runs_root, [], root / "out3")
         row = next(row for row in again["rows"] if row["platform"] == "codalab")
         assert row["obtained"] == "failed, no result" and row["results"] is None
         assert any("20261122-120000-failed: no results.json (state: failed)" in p for p in again["problems"])

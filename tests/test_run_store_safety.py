@@ -5,7 +5,7 @@ or failed run is never shown as a result, and one damaged run folder is one prob
 import json
 import subprocess
 
-from adapters import store
+from portability import store
 from tests.conftest import BIN, ROOT, portability
 
 TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "64", "--target-accuracy", "0.5"]
@@ -51,10 +51,11 @@ def test_identical_runs_started_together_get_their_own_folders(tiny_npz, tmp_pat
 
 
 def test_concurrent_pulls_do_not_collide(tiny_settings, run_store):
-    from adapters import runs
+    from portability import runs
 
-    handle, run_dir = runs.push("local", tiny_settings, log=lambda m: None)
-    runs.wait(handle, run_dir, timeout=300, interval=0.5)
+    run = runs.push("local", tiny_settings, log=lambda m: None)
+    handle, run_dir = run.handle, run.run_dir
+    run.wait(timeout=300, interval=0.5)
     env = {"PORTABILITY_RUNS_DIR": str(run_store)}
     command = [str(BIN / "portability"), "pull", f"local/{handle.run_id}"]
     processes = [subprocess.Popen(command, cwd=ROOT, env={**__import__("os").environ, **env}, stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import adapters
-from adapters import cli, runs
+from portability import platform_commands as cli, runs, store
 from core import config
 from tests.conftest import ROOT, portability
 
@@ -72,7 +72,7 @@ def published_openml_run(runs_dir, tmp_path):
     results["platform"] = {"name": "openml", "obtained": "executed", "openml_run_id": 5}
     (run_dir / "work" / "output" / "results.json").write_text(json.dumps(results))
     (run_dir / "work" / "exitcode").write_text("0\n")
-    handle = runs.Handle(platform="openml", run_id=run_dir.name, bundle_hash="0" * 64, details={"pid": 999999999})
+    handle = store.Handle(platform="openml", run_id=run_dir.name, bundle_hash="0" * 64, details={"pid": 999999999})
     (run_dir / "handle.json").write_text(handle.to_json())
     return run_dir
 
@@ -96,8 +96,9 @@ def test_an_emulated_kernel_sees_no_credentials(tiny_settings, run_store, monkey
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PORTABILITY_KAGGLE_DATASET", "tester/tiny")
     adapter = adapters.get("kaggle")
-    handle, run_dir = runs.push("kaggle", tiny_settings, mode="emulated", log=lambda m: None,
+    run = runs.push("kaggle", tiny_settings, mode="emulated", log=lambda m: None,
                                 data_dir=tiny_settings.dataset.rsplit("/", 1)[0])
+    run_dir = run.run_dir
     box = adapter.sandbox(run_dir, pathlib.Path(tiny_settings.dataset).parent, json.loads((run_dir / "config.json").read_text()))
     probe = ("import json, os, pathlib; home = pathlib.Path(os.environ['HOME']); print(json.dumps({'env': dict(os.environ), "
              "'kaggle': (home / '.kaggle').is_dir() and sorted(p.name for p in (home / '.kaggle').iterdir()), "

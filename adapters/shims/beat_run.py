@@ -3,7 +3,7 @@ local executor, then the analyzer's result is read from BEAT's output cache and 
 files: results.json (with BEAT's versions and each block's cache path under `platform`), model.h5,
 model.keras and log.txt.
 
-    .beat-venv/bin/python adapters/beat_run.py PREFIX CACHE EXPERIMENT OUT_FOLDER
+    .beat-venv/bin/python adapters/shims/beat_run.py PREFIX CACHE EXPERIMENT OUT_FOLDER
 
 The process ends with os._exit: BEAT's executor can leave threads behind after a failed block, which
 would keep it alive. Imports nothing of this project: BEAT's Python has its own packages.

@@ -16,7 +16,7 @@ import json
 import pathlib
 
 import adapters
-from core import config as configuration
+import core.config
 from core.errors import UsageError
 
 GRIDS_DIR = pathlib.Path(__file__).resolve().parents[1] / "docs" / "grids"
@@ -57,32 +57,40 @@ class Grid:
     margin: float = DEFAULT_MARGIN
     description: str = ""
 
-    def cells(self, threads=None):
-        """Every combination of the axes on every platform; TF threads fixed for the cells computed here."""
+    def points(self):
+        """Every combination of the axes, as {axis: value}, with its complete config."""
         names = list(self.axes)
+        for values in itertools.product(*(self.axes[name] for name in names)):
+            point = dict(zip(names, values))
+            yield point, core.config.config_from_dict({**self.base, **point})
+
+    def cells(self, threads=None):
+        """Every combination of the axes on every platform; TF threads fixed for the cells computed here.
+        `ready` platforms must have been resolved (`resolve_ready`) first."""
+        if self.platforms == "ready":
+            raise ValueError("the grid's ready platforms are not resolved yet: call resolve_ready() first")
         cells = []
         for platform in self.platforms:
-            for values in itertools.product(*(self.axes[name] for name in names)):
-                point = dict(zip(names, values))
-                settings = configuration.config_from_dict({**self.base, **point})
-                cells.append(Cell(platform, _absolute(settings.to_dict()), point,
-                                  threads if computed_here(platform) else None))
+            for point, config in self.points():
+                cells.append(Cell(platform, _absolute(config.to_dict()), point,
+                                  threads if computes_here(platform) else None))
         return cells
 
-    @property
-    def digest(self):
-        text = json.dumps([self.base, self.axes, self.platforms], sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:6]
+    def resolve_ready(self, ready):
+        """`platforms: ready` becomes the platforms that `ready(name)` says can run now (local if none)."""
+        if self.platforms == "ready":
+            self.platforms = [name for name in adapters.names() if ready(name)] or ["local"]
+        return self.platforms
 
 
-def computed_here(platform):
+def computes_here(platform):
     """Cells that train on this machine's (or the Dask cluster's) cores, not on a platform's."""
-    return adapters.get(platform).computes_here
+    return adapters.adapter_class(platform).computes_here
 
 
 def _absolute(values):
     """A user's data set by absolute path: a worker may start elsewhere."""
-    if values["dataset"] not in configuration.BUILTIN_DATASETS:
+    if values["dataset"] not in core.config.BUILTIN_DATASETS:
         values["dataset"] = str(pathlib.Path(values["dataset"]).resolve())
     return values
 
@@ -104,7 +112,7 @@ def load(reference, quick=False, platforms=None):
     path = find(reference)
     if path.suffix not in (".yaml", ".yml", ".json"):
         raise UsageError(f"grid file {path} must end in .yaml, .yml or .json")
-    values = configuration.read_config_file(path)
+    values = core.config.read_config_file(path)
     unknown = sorted(set(values) - set(KEYS))
     if unknown:
         raise UsageError(f"grid {path}: unknown keys {', '.join(unknown)}: valid keys are {', '.join(KEYS)}")
@@ -128,9 +136,9 @@ def _mapping(values, key, path):
 def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", where="grid"):
     """A validated Grid: axes over known config keys with lists of values, known or ready platforms."""
     for key, values in axes.items():
-        if key not in configuration.FIELDS or key == "preset":
+        if key not in core.config.FIELDS or key == "preset":
             raise UsageError(f"{where}: axis {key!r} is not a config key: valid keys are "
-                             f"{', '.join(k for k in configuration.FIELDS if k != 'preset')}")
+                             f"{', '.join(k for k in core.config.FIELDS if k != 'preset')}")
         if not isinstance(values, list) or not values or len(set(map(json.dumps, values))) != len(values):
             raise UsageError(f"{where}: axis {key!r} needs a list of distinct values, got {values!r}")
     if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 < margin < 1:
@@ -138,15 +146,15 @@ def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", whe
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"{where}: name {name!r} must be letters, digits, - and _")
     grid = Grid(name, dict(base), dict(axes), resolve_platforms(platforms, where), float(margin), description)
-    grid.cells()  # every combination must be a valid config: fail before anything runs
+    for _ in grid.points():  # every combination must be a valid config: fail before anything runs
+        pass
     return grid
 
 
 def resolve_platforms(platforms, where="grid"):
-    """`ready`: every platform that can run now; `all`; or a list of names."""
+    """`ready` (resolved when the sweep runs: parsing asks no platform); `all`; or a list of names."""
     if platforms == "ready":
-        ready = [name for name in adapters.names() if not _missing(name)]
-        return ready or ["local"]
+        return "ready"
     if platforms == "all":
         return adapters.names()
     if isinstance(platforms, str):
@@ -158,13 +166,6 @@ def resolve_platforms(platforms, where="grid"):
         raise UsageError(f"{where}: unknown platforms {', '.join(map(str, unknown))}: valid platforms are "
                          f"{', '.join(adapters.names())}")
     return list(dict.fromkeys(platforms))
-
-
-def _missing(name):
-    try:
-        return adapters.get(name).check()
-    except Exception as error:  # a platform whose check cannot even run is not ready
-        return [str(error)]
 
 
 def parse_seeds(text):

@@ -8,49 +8,27 @@ tagged with its cell id, so a sweep run again skips what is complete and follows
 
 import concurrent.futures
 import contextlib
-import ctypes
 import hashlib
-import json
-import logging
 import os
-import pathlib
 import queue
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 import adapters
-from adapters import runs, store
-from adapters.grid import computed_here
-from core import config as configuration, results as results_file
-from core.errors import UserError
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SWEEPS = "_sweeps"  # beside the platforms' folders in the run store; no platform name starts with "_"
-STOP = threading.Event()  # set when the sweep is interrupted: the platform cells stop following
+from core import results as results_file
+from portability import store
+from portability.grid import computes_here
+from portability.progress import Progress, _duration
+from portability.sweep_cells import STOP, cell_runs, dask_client, run_cell, run_remote_cell, store_cell_run, sweeps_root
 
 
-def sweeps_root():
-    return store.runs_root() / SWEEPS
+def runs_root():
+    return store.runs_root()
 
 
 def folder_for(grid, cells):
     digest = hashlib.sha256(" ".join(cell.id for cell in cells).encode()).hexdigest()
     return sweeps_root() / f"{grid.name}-{digest[:6]}"
-
-
-def cell_runs():
-    """{cell id: [(handle, run_dir), ...]} for every run of the store made as a sweep's cell."""
-    index = {}
-    for handle, run_dir in store.all_runs():
-        if handle.details.get("sweep_cell"):
-            index.setdefault(handle.details["sweep_cell"], []).append((handle, run_dir))
-    return index
 
 
 def complete(run_dir):
@@ -96,134 +74,6 @@ def read_manifests():
     return found
 
 
-def run_cell(platform, config, threads):
-    """On a Dask worker: one cell through the command line, in a scratch run store; returns the run
-    folder's files, so the worker needs the project and the data cache, not this machine's disk."""
-    with tempfile.TemporaryDirectory(prefix="portability-cell-") as scratch:
-        scratch = pathlib.Path(scratch)
-        (scratch / "config.json").write_text(json.dumps(config))
-        environment = dict(os.environ, PORTABILITY_RUNS_DIR=str(scratch / "runs"), PYTHONUNBUFFERED="1")
-        if threads:
-            environment["PORTABILITY_THREADS"] = str(threads)
-        action = ["run", "--quiet"] if platform == "local" else ["push", platform, "--wait", "--force"]
-        done = subprocess.run([sys.executable, "-m", "adapters.cli", *action, "--config", str(scratch / "config.json")],
-                              env=environment, cwd=ROOT, capture_output=True, text=True, preexec_fn=_die_with_parent)
-        folders = sorted(path for path in (scratch / "runs").glob("*/*") if path.is_dir())
-        files = {}
-        if folders:
-            files = {str(path.relative_to(folders[0])): path.read_bytes()
-                     for path in folders[0].rglob("*") if path.is_file()}
-        return {"exit_code": done.returncode, "output": (done.stdout + done.stderr)[-3000:], "files": files,
-                "run_id": folders[0].name if folders else None, "worker": _worker_name()}
-
-
-def _worker_name():
-    try:
-        from distributed import get_worker
-
-        return f"{socket.gethostname()}/{get_worker().name}"
-    except (ImportError, ValueError):  # called outside a Dask worker
-        return socket.gethostname()
-
-
-def _die_with_parent():
-    """A cell's process ends with its worker (a sweep stopped, a cluster closed), never trains on orphaned."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the cell may outlive its worker
-        pass
-
-
-def store_cell_run(result, cell, sweep_name):
-    """A worker's run folder into this machine's run store, whole or not at all; its reference."""
-    if not result["run_id"]:
-        return None
-    incoming = sweeps_root() / ".incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=incoming))
-    try:
-        for name, data in result["files"].items():
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            (staging / name).write_bytes(data)
-        handle = store.read_handle(staging)
-        handle.details.update(sweep=sweep_name, sweep_cell=cell.id, worker=result["worker"])
-        final = store.new_run_dir(cell.platform, result["run_id"])
-        handle.run_id = final.name
-        store.write_handle(staging, handle)
-        os.rename(staging, final)  # onto the new, empty folder: the run appears complete or not at all
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return f"{cell.platform}/{final.name}"
-
-
-def run_remote_cell(cell, sweep_name, timeout):
-    """A platform's cell from here: pushed once (a run already tagged with this cell is followed, or its
-    interrupted push resumed), followed, pulled."""
-    settings = configuration.config_from_dict(cell.config)
-    earlier = [(h, d) for h, d in cell_runs().get(cell.id, []) if store.last_state(d) not in ("failed", "cancelled")]
-    handle, run_dir = runs.push(cell.platform, settings, force=True, log=lambda *_: None,
-                                details={"sweep": sweep_name, "sweep_cell": cell.id},
-                                existing=earlier[-1] if earlier else None)
-    runs.wait(handle, run_dir, timeout=timeout, stop=STOP)  # interrupted: the next sweep follows it
-    runs.pull(handle, run_dir)
-    return f"{cell.platform}/{handle.run_id}"
-
-
-@contextlib.contextmanager
-def dask_client(scheduler=None, workers=1):
-    """A client of the given scheduler, or of a LocalCluster of `workers` processes, one cell each."""
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="15s")
-        except (OSError, TimeoutError) as error:
-            raise UserError(f"cannot reach the Dask scheduler at {scheduler} ({type(error).__name__}): start it with "
-                            "`dask scheduler` and at least one `dask worker`, or drop --scheduler") from None
-        with client:
-            yield client
-        return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        yield client
-
-
-class Progress:
-    """One live line: done / running / failed / left, elapsed and an estimate; a new line only on
-    change when the output is not a terminal."""
-
-    def __init__(self, name, total, skipped, parallel, stream=sys.stderr):
-        self.name, self.total, self.skipped, self.parallel, self.stream = name, total, skipped, parallel, stream
-        self.started, self.ended, self.last = time.monotonic(), 0, None
-
-    def line(self, done, running, failed):
-        left = self.total - done - failed - running
-        elapsed = time.monotonic() - self.started
-        text = (f"sweep {self.name}: {done} done ({self.skipped} skipped), {running} running, {failed} failed, "
-                f"{left} left, {_duration(elapsed)} elapsed")
-        if self.ended and left + running:  # the pace so far, which already counts the workers
-            text += f", about {_duration(elapsed / self.ended * (left + running))} to go"
-        return text
-
-    def show(self, done, running, failed):
-        text = self.line(done, running, failed)
-        if self.stream.isatty():
-            self.stream.write("\r" + text.ljust(100)[:160])
-            self.stream.flush()
-        elif text.split(", ")[:4] != (self.last or "").split(", ")[:4]:
-            print(text, file=self.stream, flush=True)
-        self.last = text
-
-    def finish(self):
-        if self.stream.isatty():
-            self.stream.write("\n")
-
-
-def _duration(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 def plan(grid, threads):
     """(cells, {cell id: reference of its complete run}) of the grid: what is done, what is left."""
     cells = grid.cells(threads)
@@ -236,8 +86,25 @@ def plan(grid, threads):
     return cells, done
 
 
+def platform_adapters(grid):
+    """One adapter per platform of the grid, each asked once whether it is ready; `platforms: ready`
+    resolved to those that are."""
+    made = {}
+
+    def ready(name):
+        made[name] = adapters.get(name)
+        try:
+            return not made[name].missing()
+        except Exception:  # a platform whose check cannot even run is not ready
+            return False
+
+    grid.resolve_ready(ready)
+    return {name: made.get(name) or adapters.get(name) for name in grid.platforms}
+
+
 def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.stderr):
-    """Run every cell that has no complete run yet; return the manifest's data."""
+    """Run every cell that has no complete run yet; returns (the manifest's data, the sweep's folder)."""
+    by_platform = platform_adapters(grid)
     cells, done = plan(grid, threads)
     workers = workers or max(1, (os.cpu_count() or 1) // max(1, threads))
     manifest = Manifest(folder_for(grid, cells), grid, cells, threads, None if scheduler else workers)
@@ -246,25 +113,25 @@ def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.
             manifest.mark(cell, "done", run=done[cell.id])
     todo = [cell for cell in cells if cell.id not in done]
     manifest.save()
-    here = [cell for cell in todo if computed_here(cell.platform)]
-    there = [cell for cell in todo if not computed_here(cell.platform)]
+    here = [cell for cell in todo if computes_here(cell.platform)]
+    there = [cell for cell in todo if not computes_here(cell.platform)]
     progress = Progress(manifest.folder.name, len(cells), len(done), workers, stream)
-    _before_push(there)
+    _before_push(there, by_platform)
     with (dask_client(scheduler, workers) if here else contextlib.nullcontext()) as client:
         if client is not None and scheduler:
             progress.parallel = max(1, len(client.scheduler_info().get("workers", {})))
-        _execute(client, here, there, manifest, progress, timeout)
-    return manifest.data
+        _execute(client, here, there, manifest, progress, timeout, by_platform)
+    return manifest.data, manifest.folder
 
 
-def _before_push(cells):
+def _before_push(cells, by_platform):
     for platform in dict.fromkeys(cell.platform for cell in cells):
-        adapter = adapters.get(platform)
-        if not adapter.check():
+        adapter = by_platform[platform]
+        if not adapter.missing():
             adapter.before_push(store.all_runs(platform), log=lambda *_: None)
 
 
-def _execute(client, here, there, manifest, progress, timeout):
+def _execute(client, here, there, manifest, progress, timeout, by_platform):
     """Submit everything, then record each cell as it ends; the live line refreshes once a second."""
     finished = queue.Queue()
     pending = {}
@@ -277,7 +144,7 @@ def _execute(client, here, there, manifest, progress, timeout):
         manifest.data["cells"][cell.id]["state"] = "queued"
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(16, len(there))))
     for cell in there:
-        pool.submit(run_remote_cell, cell, name, timeout).add_done_callback(lambda f, c=cell: finished.put((c, f)))
+        pool.submit(run_remote_cell, by_platform[cell.platform], cell, name, timeout).add_done_callback(lambda f, c=cell: finished.put((c, f)))
         manifest.data["cells"][cell.id]["state"] = "running"
     manifest.save()
     counts = {"done": sum(1 for c in manifest.data["cells"].values() if c["state"] == "done"), "failed": 0}
@@ -363,6 +230,7 @@ def earlier_results():
 
 def describe_plan(grid, threads, workers=None):
     """`--dry-run`: every cell, whether it would run, and what it would cost; nothing is run."""
+    platform_adapters(grid)
     cells, done = plan(grid, threads)
     earlier = earlier_results()
     workers = workers or max(1, (os.cpu_count() or 1) // max(1, threads))
@@ -376,8 +244,8 @@ def describe_plan(grid, threads, workers=None):
         elif cost is None:
             what = "run: cost unknown (no earlier run of this model to scale from)"
         else:
-            what = f"run: about {_duration(cost)}" + ("" if computed_here(cell.platform) else " on the platform")
-            total_here += cost if computed_here(cell.platform) else 0
+            what = f"run: about {_duration(cost)}" + ("" if computes_here(cell.platform) else " on the platform")
+            total_here += cost if computes_here(cell.platform) else 0
         lines.append(f"  {cell.id}  {cell.platform:<8} {cell.label:<40} {what}")
     lines.append(f"estimated time for the cells computed here: about {_duration(total_here / workers)} "
                  f"on {workers} worker(s); nothing was run")

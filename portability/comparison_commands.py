@@ -1,0 +1,66 @@
+"""Commands that compare: report, diff, docs. The report is computed from the runs and sweeps that
+the store holds, passed to report/ as data."""
+
+import pathlib
+
+import adapters
+from core.errors import UsageError, UserError
+from portability import store, sweep
+from portability.console import say
+
+
+def command_report(args):
+    import report
+
+    out = pathlib.Path(args.out or store.ROOT / "results")
+    data = report.build(store.runs_root(), [manifest for manifest in sweep.read_manifests()], out)
+    print(f"wrote {out / 'report.md'} and {out / 'report.html'}")
+    width = max(len(row["obtained"]) for row in data["rows"])
+    for cells in data["cells"]:
+        print(f"  {cells[0]:<8} {cells[1]:<{width}} {cells[6]:>8} {cells[8]:<5} {cells[9]}")
+    for problem in data["problems"]:
+        say(f"problem: {problem}")
+    failing = report.failing_rows(data)
+    if args.fail_under and failing:
+        say("below target: " + ", ".join(f"{row['platform']} ({row['accuracy']:.4f} < {row['target']})" for row in failing))
+        return 1
+    return 0
+
+
+def command_diff(args):
+    from report import codediff
+
+    if args.platform == "local":
+        raise UsageError("local is the baseline of every diff: name another platform")
+    for name in ("local", args.platform):
+        if not codediff.generated(name):
+            raise UserError(f"platforms/{name} has no generated files: run `portability package {name}`")
+    diff = codediff.platform_diff(args.platform)
+    print("\n".join(diff["diff"]))
+    print("\nchanged lines: " + ", ".join(f"{group} {count}" for group, count in diff["counts"].items())
+          + (f"; core embedded verbatim: {diff['embedded_core_lines']} lines" if diff["embedded_core_lines"] else ""))
+    return 0
+
+
+def command_docs(args):
+    from report import docs
+
+    stale = docs.write_all(check_only=args.check)
+    for path in stale:
+        print(f"{'stale' if args.check else 'wrote'} {path.relative_to(store.ROOT)}")
+    return 1 if args.check and stale else 0
+
+
+def add_commands(commands):
+    report = commands.add_parser("report", help="write results/report.md and report.html from the run store")
+    report.add_argument("--out", help="folder for the report (default results/)")
+    report.add_argument("--fail-under", action="store_true", help="exit 1 when any platform's run misses its target")
+    report.set_defaults(handler=command_report)
+
+    diff = commands.add_parser("diff", help="the code a platform needed beyond the local run")
+    diff.add_argument("platform", choices=adapters.names())
+    diff.set_defaults(handler=command_diff)
+
+    docs = commands.add_parser("docs", help="regenerate the generated parts of docs/ (code changes, seeds)")
+    docs.add_argument("--check", action="store_true", help="only list stale files; exit 1 if any")
+    docs.set_defaults(handler=command_docs)

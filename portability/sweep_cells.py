@@ -1,0 +1,128 @@
+"""A sweep's cells, run: on a Dask worker (a fresh process per cell, in a scratch run store, its run
+folder sent back as files) or, for a platform, pushed and followed from here."""
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+import core.config
+from core.errors import UserError
+from portability import runs, store
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SWEEPS = "_sweeps"  # beside the platforms' folders in the run store; no platform name starts with "_"
+STOP = threading.Event()  # set when the sweep is interrupted: the platform cells stop following
+
+
+def sweeps_root():
+    return store.runs_root() / SWEEPS
+
+
+def cell_runs():
+    """{cell id: [(handle, run_dir), ...]} for every run of the store made as a sweep's cell."""
+    index = {}
+    for handle, run_dir in store.all_runs():
+        if handle.details.get("sweep_cell"):
+            index.setdefault(handle.details["sweep_cell"], []).append((handle, run_dir))
+    return index
+
+
+def run_cell(platform, config, threads):
+    """On a Dask worker: one cell through the command line, in a scratch run store; returns the run
+    folder's files, so the worker needs the project and the data cache, not this machine's disk."""
+    with tempfile.TemporaryDirectory(prefix="portability-cell-") as scratch:
+        scratch = pathlib.Path(scratch)
+        (scratch / "config.json").write_text(json.dumps(config))
+        environment = dict(os.environ, PORTABILITY_RUNS_DIR=str(scratch / "runs"), PYTHONUNBUFFERED="1")
+        if threads:
+            environment["PORTABILITY_THREADS"] = str(threads)
+        action = ["run", "--quiet"] if platform == "local" else ["push", platform, "--wait", "--force"]
+        done = subprocess.run([sys.executable, "-m", "portability.cli", *action, "--config", str(scratch / "config.json")],
+                              env=environment, cwd=ROOT, capture_output=True, text=True, preexec_fn=_die_with_parent)
+        folders = sorted(path for path in (scratch / "runs").glob("*/*") if path.is_dir())
+        files = {}
+        if folders:
+            files = {str(path.relative_to(folders[0])): path.read_bytes()
+                     for path in folders[0].rglob("*") if path.is_file()}
+        return {"exit_code": done.returncode, "output": (done.stdout + done.stderr)[-3000:], "files": files,
+                "run_id": folders[0].name if folders else None, "worker": _worker_name()}
+
+
+def _worker_name():
+    try:
+        from distributed import get_worker
+
+        return f"{socket.gethostname()}/{get_worker().name}"
+    except (ImportError, ValueError):  # called outside a Dask worker
+        return socket.gethostname()
+
+
+def _die_with_parent():
+    """A cell's process ends with its worker (a sweep stopped, a cluster closed), never trains on orphaned."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the cell may outlive its worker
+        pass
+
+
+def store_cell_run(result, cell, sweep_name):
+    """A worker's run folder into this machine's run store, whole or not at all; its reference."""
+    if not result["run_id"]:
+        return None
+    incoming = sweeps_root() / ".incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=incoming))
+    try:
+        for name, data in result["files"].items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_bytes(data)
+        handle = store.read_handle(staging)
+        handle.details.update(sweep=sweep_name, sweep_cell=cell.id, worker=result["worker"])
+        final = store.new_run_dir(cell.platform, result["run_id"])
+        handle.run_id = final.name
+        store.write_handle(staging, handle)
+        os.rename(staging, final)  # onto the new, empty folder: the run appears complete or not at all
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return f"{cell.platform}/{final.name}"
+
+
+def run_remote_cell(adapter, cell, sweep_name, timeout):
+    """A platform's cell from here: pushed once (a run already tagged with this cell is followed, or its
+    interrupted push resumed), followed, pulled."""
+    config = core.config.config_from_dict(cell.config)
+    earlier = [(h, d) for h, d in cell_runs().get(cell.id, []) if store.last_state(d) not in ("failed", "cancelled")]
+    run = runs.push(adapter, config, force=True, log=lambda *_: None,
+                    details={"sweep": sweep_name, "sweep_cell": cell.id}, existing=earlier[-1] if earlier else None)
+    run.wait(timeout=timeout, stop=STOP)  # interrupted: the next sweep follows it
+    run.pull()
+    return run.name
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, workers=1):
+    """A client of the given scheduler, or of a LocalCluster of `workers` processes, one cell each."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="15s")
+        except (OSError, TimeoutError) as error:
+            raise UserError(f"cannot reach the Dask scheduler at {scheduler} ({type(error).__name__}): start it with "
+                            "`dask scheduler` and at least one `dask worker`, or drop --scheduler") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
