@@ -94,6 +94,7 @@ def check(spec):
         raise UsageError(f"seed must be in 0..{2**32 - 1}, got {spec.seed}")
     if spec.target_accuracy is not None and not 0 < spec.target_accuracy <= 1:
         raise UsageError(f"target_accuracy is a fraction in (0, 1], got {spec.target_accuracy}")
+    experiment.intra_op_threads()  # a bad $PORTABILITY_THREADS is refused before anything runs
     from core import script_checks
 
     (script_checks.check_python if kind == "script" else script_checks.check_notebook)(path)
@@ -110,14 +111,14 @@ def run(spec, run_dir, log=print, platform="local", obtained=None, data_dir=None
     results_file.write_json(run_dir / "config.json", checked.config())
     working = workspace.lay_out(run_dir / "workspace", checked.data)
     started = time.perf_counter()
-    log(f"{checked.kind}: {checked.path.name} {' '.join(checked.describe()['args'])} in {working}")
+    log(f"{checked.kind}: {' '.join([checked.path.name, *checked.describe()['args']])} in {working}")
+    hooks = dict(seed=spec.seed, data_dir=str(data_dir) if data_dir else None, allow_network=allow_network)
     if checked.kind == "script":
-        record, failure = run_python(checked, working, dict(seed=spec.seed, data_dir=data_dir, allow_network=allow_network, log=log))
+        record, failure = run_python(checked, working, dict(hooks, log=log))
     else:
         from core import notebook_run
 
-        record, failure = notebook_run.run(checked.path, working, run_dir, dict(seed=spec.seed, data_dir=data_dir,
-                                                                                allow_network=allow_network), log)
+        record, failure = notebook_run.run(checked.path, working, run_dir, hooks, log)
     outputs = workspace.outputs(run_dir / "workspace", checked.data,
                                 exclude=[checked.path.name] if checked.kind == "script" else [])
     results = assemble(checked, run_dir, record, failure, outputs, time.perf_counter() - started,
@@ -244,7 +245,7 @@ def dataset_of(checked, record):
     fit = (record.get("first_fit") or {}).get("x") or {}
     evaluation = record["evaluations"][-1]["samples"] if record["evaluations"] else None
     output = ((record["model"] or {}).get("output_shape") or {}).get("shape") or [None]
-    return {"name": ", ".join(item.dest for item in checked.data) or "the script's own data",
+    return {"name": ", ".join(pathlib.PurePosixPath(item.dest).name for item in checked.data) or "the script's own data",
             "source": "the script's own files (--data)", "canonical": False,
             "files": {entry["dest"]: entry["sha256"] for item in checked.data for entry in item.files},
             "train_samples": (fit.get("shape") or [None])[0], "test_samples": evaluation,

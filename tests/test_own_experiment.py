@@ -80,6 +80,33 @@ def test_the_notebook_gives_the_scripts_weights(script_runs, mnist_npz, tmp_path
     assert executed["cells"][0]["metadata"]["tags"] == ["portability"]
     assert {item["path"] for item in notebook["artifacts"]["outputs"]} == {"model.h5", "predictions.csv"}
     assert notebook["config"]["script_sha256"] != from_script["config"]["script_sha256"]
+    assert notebook["dataset"]["name"] == from_script["dataset"]["name"] == "mnist.npz"
+
+
+def test_a_failing_cell_is_a_failed_run_with_the_cells_traceback(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in
+                      ("open('first.txt', 'w').write('kept')", "raise ValueError('the cell\\'s mistake')", "print('never')")]
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(notebook, path)
+    printed = []
+    with pytest.raises(script.ScriptError) as raised:
+        script.run(script.ScriptSpec(str(path)), tmp_path / "run", log=printed.append)
+    first, label, *tail = str(raised.value).splitlines()
+    assert first.startswith("broken.ipynb raised ValueError: the cell's mistake in code cell 2: fix the script")
+    assert label == "--- broken.ipynb's traceback (last lines) ---" and "ValueError: the cell's mistake" in tail[-1]
+    recorded = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert recorded["status"] == "failed" and recorded["artifacts"]["outputs"][0]["path"] == "first.txt"
+    assert "never" not in printed and (tmp_path / "run" / "notebook.executed.ipynb").is_file()
+
+
+def test_a_bad_thread_count_is_refused_before_anything_runs(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORTABILITY_THREADS", "many")
+    with pytest.raises(UsageError, match="PORTABILITY_THREADS='many'"):
+        script.run(script.ScriptSpec(str(TRAIN)), tmp_path / "run", **QUIET)
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_identity_holds_the_script_data_and_args(mnist_npz, tmp_path):
