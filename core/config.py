@@ -1,6 +1,8 @@
 """Experiment configuration, presets and config files. Imports no TensorFlow."""
 
+import ast
 import dataclasses
+import hashlib
 import json
 import math
 import pathlib
@@ -32,6 +34,7 @@ class ExperimentConfig:
     test_split: float = 0.2
     max_train_samples: int | None = None
     preset: str | None = None
+    model_sha256: str | None = None  # a user model file's (`model: FILE.py:FUNCTION`): part of the identity
 
     def effective_target(self):
         if self.target_accuracy is not None:
@@ -39,7 +42,10 @@ class ExperimentConfig:
         return DEFAULT_TARGETS.get(self.dataset, 0.98)
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if values["model_sha256"] is None:  # a built-in model: the same dict, and hash, as before user models
+            del values["model_sha256"]
+        return values
 
 
 PRESETS = {
@@ -96,8 +102,11 @@ def validate(config):
             f"unknown dataset {config.dataset!r}: use one of {', '.join(BUILTIN_DATASETS)} "
             "or the path of your own data set (CSV, IDX folder, .npz or image folder)"
         )
-    if config.model not in MODEL_NAMES:
-        raise UsageError(f"unknown model {config.model!r}: valid models are {', '.join(MODEL_NAMES)}")
+    if model_file(config.model):
+        config.model_sha256 = check_model_file(*model_file(config.model), config.model_sha256)
+    elif config.model not in MODEL_NAMES:
+        raise UsageError(f"unknown model {config.model!r}: valid models are {', '.join(MODEL_NAMES)}, "
+                         "or your own as FILE.py:FUNCTION")
     for name in ("epochs", "fine_tune_epochs", "augmentation_epochs"):
         if getattr(config, name) < 0:
             raise UsageError(f"{name} must be >= 0, got {getattr(config, name)}")
@@ -119,6 +128,49 @@ def validate(config):
     if config.epochs + config.fine_tune_epochs + config.augmentation_epochs == 0:
         raise UsageError("nothing to train: epochs, fine_tune_epochs and augmentation_epochs are all 0")
     return config
+
+
+def model_file(name):
+    """(path, function) of a user model named `FILE.py:FUNCTION`; None for a built-in model's name."""
+    path, colon, function = (name or "").rpartition(":")
+    return (path, function) if colon and path.endswith(".py") else None
+
+
+def check_model_file(path, function, expected_sha256=None):
+    """The SHA-256 of a user model file that defines `function` (read, not run: no TensorFlow here)."""
+    where = f"--model {path}:{function}"
+    if not function.isidentifier():
+        raise UsageError(f"{where}: {function!r} is not a Python function name: write FILE.py:FUNCTION")
+    try:
+        content = pathlib.Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"{where}: cannot read {path} ({error.strerror}): give the path of the Python file "
+                         "that defines FUNCTION(input_shape, num_classes)") from None
+    try:
+        tree = ast.parse(content, filename=path)
+    except (SyntaxError, ValueError) as error:
+        raise UsageError(f"{where}: {path} line {getattr(error, 'lineno', '?')}: {getattr(error, 'msg', error)}: "
+                         "fix the syntax") from None
+    if function not in _top_level_names(tree):
+        raise UsageError(f"{where}: {path} defines no {function}: add def {function}(input_shape, num_classes) "
+                         "returning a keras.Model")
+    digest = hashlib.sha256(content).hexdigest()
+    if expected_sha256 not in (None, digest):
+        raise UsageError(f"{where}: {path} is not the file this config was made with (sha256 {digest[:12]}, "
+                         f"expected {expected_sha256[:12]}): restore it, or drop model_sha256 to use it as it is")
+    return digest
+
+
+def _top_level_names(tree):
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    return names
 
 
 def _exists(path):

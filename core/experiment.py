@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from core import environment, keras_import, results as results_file, throughput
-from core.config import BUILTIN_DATASETS
+from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
 
 STEPS_PER_EXECUTION = 32
@@ -29,7 +29,9 @@ def cpu_seconds():
 
 def make_run_id(config):
     digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:6]
-    label = config.preset or f"{pathlib.Path(config.dataset).name}-{config.model}"
+    user_model = model_file(config.model)
+    model = f"{pathlib.Path(user_model[0]).stem}-{user_model[1]}" if user_model else config.model
+    label = config.preset or f"{pathlib.Path(config.dataset).name}-{model}"
     return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{label}-{digest}"
 
 
@@ -274,6 +276,10 @@ def record(config, out_dir, model, data, history, test, timings, platform, versi
         "weights_sha256": weights_sha256(model), "artifacts": {"status": "saving"},
         "throughput": dict(throughput.describe(model, history, len(data.x_train), tf, gpus), steps_per_execution=STEPS_PER_EXECUTION),
     }
+    if config.model_sha256:  # a user's model function: what ran, for the report and the code diff
+        path, function = model_file(config.model)
+        results["experiment"] = {"kind": "model", "path": path, "function": function, "sha256": config.model_sha256,
+                                 "args": [], "data": []}
     results_file.write_json(out_dir / "results.json", results)
     return results
 

@@ -231,7 +231,9 @@ BUNDLE['core/__init__.py'] = r'''"""The shared core experiment: data, models, tr
 
 BUNDLE['core/config.py'] = r'''"""Experiment configuration, presets and config files. Imports no TensorFlow."""
 
+import ast
 import dataclasses
+import hashlib
 import json
 import math
 import pathlib
@@ -263,6 +265,7 @@ class ExperimentConfig:
     test_split: float = 0.2
     max_train_samples: int | None = None
     preset: str | None = None
+    model_sha256: str | None = None  # a user model file's (`model: FILE.py:FUNCTION`): part of the identity
 
     def effective_target(self):
         if self.target_accuracy is not None:
@@ -270,7 +273,10 @@ class ExperimentConfig:
         return DEFAULT_TARGETS.get(self.dataset, 0.98)
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if values["model_sha256"] is None:  # a built-in model: the same dict, and hash, as before user models
+            del values["model_sha256"]
+        return values
 
 
 PRESETS = {
@@ -327,8 +333,11 @@ def validate(config):
             f"unknown dataset {config.dataset!r}: use one of {', '.join(BUILTIN_DATASETS)} "
             "or the path of your own data set (CSV, IDX folder, .npz or image folder)"
         )
-    if config.model not in MODEL_NAMES:
-        raise UsageError(f"unknown model {config.model!r}: valid models are {', '.join(MODEL_NAMES)}")
+    if model_file(config.model):
+        config.model_sha256 = check_model_file(*model_file(config.model), config.model_sha256)
+    elif config.model not in MODEL_NAMES:
+        raise UsageError(f"unknown model {config.model!r}: valid models are {', '.join(MODEL_NAMES)}, "
+                         "or your own as FILE.py:FUNCTION")
     for name in ("epochs", "fine_tune_epochs", "augmentation_epochs"):
         if getattr(config, name) < 0:
             raise UsageError(f"{name} must be >= 0, got {getattr(config, name)}")
@@ -350,6 +359,49 @@ def validate(config):
     if config.epochs + config.fine_tune_epochs + config.augmentation_epochs == 0:
         raise UsageError("nothing to train: epochs, fine_tune_epochs and augmentation_epochs are all 0")
     return config
+
+
+def model_file(name):
+    """(path, function) of a user model named `FILE.py:FUNCTION`; None for a built-in model's name."""
+    path, colon, function = (name or "").rpartition(":")
+    return (path, function) if colon and path.endswith(".py") else None
+
+
+def check_model_file(path, function, expected_sha256=None):
+    """The SHA-256 of a user model file that defines `function` (read, not run: no TensorFlow here)."""
+    where = f"--model {path}:{function}"
+    if not function.isidentifier():
+        raise UsageError(f"{where}: {function!r} is not a Python function name: write FILE.py:FUNCTION")
+    try:
+        content = pathlib.Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"{where}: cannot read {path} ({error.strerror}): give the path of the Python file "
+                         "that defines FUNCTION(input_shape, num_classes)") from None
+    try:
+        tree = ast.parse(content, filename=path)
+    except (SyntaxError, ValueError) as error:
+        raise UsageError(f"{where}: {path} line {getattr(error, 'lineno', '?')}: {getattr(error, 'msg', error)}: "
+                         "fix the syntax") from None
+    if function not in _top_level_names(tree):
+        raise UsageError(f"{where}: {path} defines no {function}: add def {function}(input_shape, num_classes) "
+                         "returning a keras.Model")
+    digest = hashlib.sha256(content).hexdigest()
+    if expected_sha256 not in (None, digest):
+        raise UsageError(f"{where}: {path} is not the file this config was made with (sha256 {digest[:12]}, "
+                         f"expected {expected_sha256[:12]}): restore it, or drop model_sha256 to use it as it is")
+    return digest
+
+
+def _top_level_names(tree):
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    return names
 
 
 def _exists(path):
@@ -920,7 +972,7 @@ import time
 import numpy as np
 
 from core import environment, keras_import, results as results_file, throughput
-from core.config import BUILTIN_DATASETS
+from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
 
 STEPS_PER_EXECUTION = 32
@@ -933,7 +985,9 @@ def cpu_seconds():
 
 def make_run_id(config):
     digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:6]
-    label = config.preset or f"{pathlib.Path(config.dataset).name}-{config.model}"
+    user_model = model_file(config.model)
+    model = f"{pathlib.Path(user_model[0]).stem}-{user_model[1]}" if user_model else config.model
+    label = config.preset or f"{pathlib.Path(config.dataset).name}-{model}"
     return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{label}-{digest}"
 
 
@@ -1178,6 +1232,10 @@ def record(config, out_dir, model, data, history, test, timings, platform, versi
         "weights_sha256": weights_sha256(model), "artifacts": {"status": "saving"},
         "throughput": dict(throughput.describe(model, history, len(data.x_train), tf, gpus), steps_per_execution=STEPS_PER_EXECUTION),
     }
+    if config.model_sha256:  # a user's model function: what ran, for the report and the code diff
+        path, function = model_file(config.model)
+        results["experiment"] = {"kind": "model", "path": path, "function": function, "sha256": config.model_sha256,
+                                 "args": [], "data": []}
     results_file.write_json(out_dir / "results.json", results)
     return results
 
@@ -1267,6 +1325,11 @@ def import_keras():
 '''
 
 BUNDLE['core/models.py'] = r'''"""The seed models. Every builder takes the input shape and number of classes from the data."""
+
+import hashlib
+import importlib.util
+import inspect
+import pathlib
 
 import keras
 from keras import layers
@@ -1364,12 +1427,53 @@ MIN_SIDE = {"reference": 10, "1-layer": 4, "2-layer": 8, "3-layer": 12, "vgg": 4
 
 
 def build(name, input_shape, num_classes):
+    """The model `name` (a built-in, or a user's `FILE.py:FUNCTION`) for this data; ValueError if it cannot."""
+    from core.config import model_file
+
+    if model_file(name):
+        return user_model(*model_file(name), tuple(input_shape), num_classes)
     side = min(input_shape[:2])
     if side < MIN_SIDE[name]:
         fitting = [model for model, needed in MIN_SIDE.items() if side >= needed]
         raise ValueError(f"{input_shape[0]}x{input_shape[1]} images are too small for the {name} model (it needs "
                          f"{MIN_SIDE[name]}x{MIN_SIDE[name]} or more); models that fit: {', '.join(fitting) or 'none'}")
     return MODELS[name](input_shape, num_classes)
+
+
+def user_model(path, function, input_shape, num_classes):
+    """`function(input_shape, num_classes)` from the user's file; ValueError naming the fix if its
+    signature does not take those two, it raises, or it returns no keras.Model."""
+    where = f"{path}:{function}"
+    builder = getattr(load_module(path), function, None)
+    if not callable(builder):
+        raise ValueError(f"{where} is not a function: define def {function}(input_shape, num_classes) returning a keras.Model")
+    try:
+        inspect.signature(builder).bind(input_shape, num_classes)
+    except TypeError:
+        raise ValueError(f"{where}{inspect.signature(builder)} cannot be called as {function}(input_shape, num_classes): "
+                         "give it those two parameters (the image shape, e.g. (28, 28, 1), and the number of classes)") from None
+    except ValueError:  # no signature to read (a builtin): the call below says
+        pass
+    try:
+        model = builder(input_shape, num_classes)
+    except Exception as error:  # the user's code: any exception is a message about it
+        raise ValueError(f"{where}({input_shape}, {num_classes}) raised {type(error).__name__}: {error}") from None
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"{where} returned {type(model).__name__}, not a keras.Model: return the model it builds, "
+                         "e.g. keras.Sequential([...])")
+    return model
+
+
+def load_module(path):
+    """The user's model file imported as a module of its own (not on sys.path: no clash with ours)."""
+    name = "portability_user_model_" + hashlib.sha256(str(pathlib.Path(path).resolve()).encode()).hexdigest()[:8]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the user's file at import: a message naming it
+        raise ValueError(f"importing {path} raised {type(error).__name__}: {error}") from None
+    return module
 '''
 
 BUNDLE['core/redact.py'] = r'''"""The one redaction point: every text that reaches a file or the terminal passes `redact`, which
