@@ -126,7 +126,6 @@ def run(spec, run_dir, log=print, platform="local", obtained=None, data_dir=None
     results_file.write_json(run_dir / "results.json", results)
     if results["status"] != "completed":
         raise ScriptError(results["message"])
-    log(results_file.summary_line(results))
     return results
 
 
@@ -176,8 +175,8 @@ def assemble(checked, run_dir, record, failure, outputs, seconds, platform):
     target, target_source = target_of(checked.spec, record)
     timings = {"import": record.get("setup_seconds", 0.0), "script": round(seconds, 3),
                "training": round(sum(fit["seconds"] for fit in record["fits"]), 3),
-               "evaluation": round(sum(item["seconds"] for item in record["evaluations"]), 3),
-               "total": round(time.perf_counter() - experiment.START, 3)}
+               "evaluation": round(sum(item["seconds"] for item in record["evaluations"]), 3)}
+    timings["total"] = round(timings["import"] + timings["script"], 3)  # the steps (training is in the script)
     accuracy = test.get("accuracy")
     model = record["model"] or {}
     return {
@@ -250,31 +249,3 @@ def dataset_of(checked, record):
             "files": {entry["dest"]: entry["sha256"] for item in checked.data for entry in item.files},
             "train_samples": (fit.get("shape") or [None])[0], "test_samples": evaluation,
             "input_shape": (fit.get("shape") or [None])[1:], "num_classes": output[-1], "class_names": None}
-
-
-def main(argv=None):
-    """`python -m core.script RUN_DIR SCRIPT [--data SRC[:DEST]]... [--seed N] [--metric M]
-    [--target-accuracy F] [-- ARGS...]`: a run without the tool's CLI (tests, bundles)."""
-    import argparse
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = argv[argv.index("--") + 1:] if "--" in argv else []
-    parser = argparse.ArgumentParser(prog="python -m core.script")
-    parser.add_argument("run_dir")
-    parser.add_argument("script")
-    parser.add_argument("--data", action="append", default=[])
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--metric", default="accuracy")
-    parser.add_argument("--target-accuracy", type=float)
-    options = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
-    spec = ScriptSpec(options.script, args, options.data, options.metric, options.target_accuracy, options.seed)
-    try:
-        run(spec, options.run_dir)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

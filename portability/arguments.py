@@ -12,7 +12,8 @@ def add_config_options(parser):
     parser.add_argument("--preset", choices=core.config.PRESETS, help="start from a preset (see `portability presets`)")
     parser.add_argument("--config", metavar="FILE", help="a YAML or JSON config file; options on the command line win")
     parser.add_argument("--dataset", help=f"{' or '.join(core.config.BUILTIN_DATASETS)}, or the path of your own data set")
-    parser.add_argument("--model", choices=core.config.MODEL_NAMES)
+    parser.add_argument("--model", help=f"{', '.join(core.config.MODEL_NAMES)}, or your own as FILE.py:FUNCTION "
+                        "(FUNCTION(input_shape, num_classes) returns a keras.Model)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--optimizer", help="any Keras optimizer name: adam, rmsprop, sgd, adamw, ...")
     parser.add_argument("--learning-rate", type=float)
@@ -24,6 +25,37 @@ def add_config_options(parser):
     parser.add_argument("--target-accuracy", type=float)
     parser.add_argument("--test-split", type=float, help="hold-out fraction for user data sets without a test set")
     parser.add_argument("--max-train-samples", type=int, help="train on the first N samples only (quick checks)")
+
+
+def add_script_options(parser):
+    """Your own experiment: a script or notebook run unmodified (arguments after `--` go to it)."""
+    parser.add_argument("--script", metavar="PATH", help="your own Keras script (.py, run as __main__) or notebook "
+                        "(.ipynb, run cell by cell in a Jupyter kernel), unmodified; arguments after -- are its argv")
+    parser.add_argument("--data", metavar="SRC[:DEST]", action="append", help="a file or folder your script reads, "
+                        "put at DEST (default: its name) relative to the script's working folder (repeatable)")
+    parser.add_argument("--metric", help="the metric of the script's last Model.evaluate that is its result "
+                        "(default accuracy)")
+
+
+def script_spec(args):
+    """The ScriptSpec of `--script` (or a config file's `script:`), or None for the built-in experiment."""
+    from core import script
+
+    values = core.config.read_config_file(args.config) if getattr(args, "config", None) else {}
+    path = getattr(args, "script", None) or values.get("script")
+    if path is None:
+        if getattr(args, "data", None) or getattr(args, "script_args", None) or getattr(args, "metric", None):
+            raise UsageError("--data, --metric and arguments after -- are for your own script: add --script PATH")
+        return None
+    builtin = [name for name in ("dataset", "model", "epochs", "preset") if getattr(args, name, None) is not None]
+    if builtin:
+        raise UsageError(f"--{builtin[0]} is the built-in experiment's; your script decides its own: pass its "
+                         "arguments after --")
+    return script.ScriptSpec(script=str(path), args=list(getattr(args, "script_args", None) or values.get("args") or []),
+                             data=list(args.data or values.get("data") or []),
+                             metric=args.metric or values.get("metric") or "accuracy",
+                             target_accuracy=args.target_accuracy if args.target_accuracy is not None else values.get("target_accuracy"),
+                             seed=args.seed if args.seed is not None else values.get("seed", 42))
 
 
 def config_from_args(args):

@@ -22,7 +22,12 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest = []
+    if "--" in argv:  # what follows goes to the user's own script, untouched
+        argv, rest = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     args = build_parser().parse_args(argv)
+    args.script_args = rest
     try:
         return args.handler(args)
     except UserError as error:

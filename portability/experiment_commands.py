@@ -2,6 +2,7 @@
 notebook."""
 
 import argparse
+import contextlib
 import pathlib
 import re
 import sys
@@ -19,6 +20,9 @@ REFERENCE_DIR = store.ROOT / "results" / "reference"
 
 def command_run(args):
     """`portability run`: trains here, in this process, and records the run like every push."""
+    spec = arguments.script_spec(args)
+    if spec is not None and not args.seeds:
+        return run_script_here(args, spec)
     config = arguments.config_from_args(args)
     if args.seeds:
         from portability import sweep_commands
@@ -28,15 +32,44 @@ def command_run(args):
         args.timeout = 3600
         return sweep_commands.sweep_seeds(config, args.seeds, ["local"], args)
     quiet_tensorflow(args.verbose)
-    run = runs.start_in_process(config, args.out)
-    try:
+    run = runs.start_in_process(config.to_dict(), experiment_run_id(config), args.out)
+    with recorded(run):
         results = train_here(args, config, run.run_dir)
+    store.record_status(run.run_dir, "completed", results["target"]["verdict"])
+    return 0
+
+
+def experiment_run_id(config):
+    from core import experiment
+
+    return experiment.make_run_id(config)
+
+
+def run_script_here(args, spec):
+    """`portability run --script`: the user's own experiment, unmodified, here; recorded like every run."""
+    from core import script
+
+    checked = script.check(spec)  # bad input: refused before a run folder exists
+    quiet_tensorflow(args.verbose)
+    run = runs.start_in_process(checked.config(), checked.run_id(), args.out)
+    log = (lambda message: None) if args.quiet else say
+    with recorded(run):
+        results = script.run(spec, run.run_dir, log=log, data_dir=args.data_dir)
+    print(summary_line(results))
+    print(f"run folder: {run.run_dir}")
+    store.record_status(run.run_dir, "completed", results["target"]["verdict"])
+    return 0
+
+
+@contextlib.contextmanager
+def recorded(run):
+    """A run that ends in an error or an interrupt is recorded failed, with the reason."""
+    try:
+        yield
     except BaseException as error:
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error).splitlines()[0][:400] or type(error).__name__
         store.record_status(run.run_dir, "failed", reason)
         raise
-    store.record_status(run.run_dir, "completed", results["target"]["verdict"])
-    return 0
 
 
 def train_here(args, config, run_dir):
@@ -172,6 +205,7 @@ def add_commands(commands):
     run.add_argument("--out", help="the run folder (default results/runs/local/<run-id>)")
     run.add_argument("--quiet", action="store_true", help="print only the result line")
     run.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
+    arguments.add_script_options(run)
     sweep_commands.add_sweep_options(run, with_seeds=True)
     run.set_defaults(handler=command_run)
 

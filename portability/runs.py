@@ -89,11 +89,12 @@ def _submit(adapter, handle, run_dir):
     record_status(run_dir, "queued")
 
 
-def start_in_process(config, out=None):
-    """The Run of `portability run`, which trains in this process."""
-    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()
+def start_in_process(identity, run_id, out=None):
+    """The Run of `portability run`, which trains in this process; `identity` is the config (a dict)
+    that decides its result."""
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     if out is None:
-        run_dir = store.new_run_dir("local", experiment.make_run_id(config))
+        run_dir = store.new_run_dir("local", run_id)
     else:
         run_dir = pathlib.Path(out)
         if (run_dir / "results.json").exists():

@@ -5,15 +5,13 @@ model function in the built-in experiment (core/models.py)."""
 import json
 import os
 import re
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from core import capture, config, experiment, results, script, workspace
 from core.errors import UsageError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, portability
 from tests.own_data import FIXTURES, small_mnist_npz
 
 TRAIN, NOTEBOOK, MODELS = FIXTURES / "train.py", FIXTURES / "kaggle-style.ipynb", FIXTURES / "my_models.py"
@@ -26,10 +24,9 @@ def mnist_npz(tmp_path_factory):
 
 
 def run_here(run_dir, source, *options):
-    """`python -m core.script` in a fresh process, one thread: as a bundle runs it."""
-    done = subprocess.run([sys.executable, "-m", "core.script", str(run_dir), str(source), *map(str, options)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PORTABILITY_THREADS": "1"})
+    """`portability run --script` in a fresh process, one thread, the run folder given."""
+    done = portability("run", "--script", source, "--out", run_dir, *options, env={"PORTABILITY_THREADS": "1"},
+                       timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((run_dir / "results.json").read_text()), done.stdout
 

@@ -229,6 +229,269 @@ BUNDLE['config.json'] = r'''{
 BUNDLE['core/__init__.py'] = r'''"""The shared core experiment: data, models, training and results. Knows nothing of platforms."""
 '''
 
+BUNDLE['core/capture.py'] = r'''"""Auto-logging for a researcher's own Keras code: hooks installed before the code runs, no edit to it.
+
+    recorder = capture.install(seed=42)        # seeds, deterministic ops, threads, then the hooks
+    ...the user's script or notebook cells run...
+    record = recorder.finish()                 # a JSON-ready dict; the hooks are removed
+    model, fit_kwargs = capture.rebuild(record["first_fit"])   # the first fit's model, fresh, compiled
+
+As MLflow's Keras 3 autolog and Comet's Keras integration do, `keras.Model.fit` is wrapped on the class
+and the wrapper adds one callback to the user's own (given positionally, by keyword, or None); so is
+`Model.evaluate` (a callback that keeps the metrics it returns; the validation passes `fit` makes through
+`evaluate` are not test results and are passed through untouched). Only `fit` trains with a history: a
+custom training loop leaves `fits` empty ("no history captured"). Also:
+- setup as the built-in experiment does: threads from $PORTABILITY_THREADS, `keras.utils.set_random_seed`,
+  TensorFlow op determinism. A seed the script sets itself stands (it is called through) and is recorded.
+- `keras.datasets.mnist.load_data()` and `fashion_mnist.load_data()` are served from the verified data
+  cache (core/datasets.py: platforms have no internet), with the arrays and dtypes Keras returns.
+- `record["first_fit"]` keeps what rebuilds the first fitted model: its serialized config, its compile
+  config (`Model.get_compile_config`) and the fit's arguments (epochs, batch_size, ...), for OpenML folds.
+Imports TensorFlow only in `install`.
+"""
+
+import importlib
+import inspect
+import time
+
+import numpy as np
+
+from core import environment, experiment, keras_import, throughput
+
+SEED_CALLS = (("keras.utils", "set_random_seed"), ("tensorflow.random", "set_seed"), ("numpy.random", "seed"),
+              ("random", "seed"))
+LOADERS = {"mnist": "keras.datasets.mnist", "fashion-mnist": "keras.datasets.fashion_mnist"}
+NOT_ARGUMENTS = ("self", "x", "y", "validation_data", "callbacks", "sample_weight", "class_weight")
+
+
+def install(seed=42, data_dir=None, allow_network=True, log=print):
+    """Set up Keras like the built-in experiment, wrap fit/evaluate/the seed calls/the loaders, and
+    return the Recorder that collects what the user's code does. `data_dir`: a folder of the canonical
+    IDX files for the Keras loaders (None: the user cache, then the network if `allow_network`)."""
+    started = time.perf_counter()
+    keras, tf = import_keras()
+    threads = experiment.intra_op_threads()
+    if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    recorder = Recorder(keras, tf, seed, data_dir, allow_network, log)
+    recorder.patch_all()
+    recorder.setup_seconds = round(time.perf_counter() - started, 3)
+    return recorder
+
+
+def import_keras():
+    """Keras with all its integrations (a user's code may fit on pandas data): not the lean import."""
+    import sys
+
+    if "keras" not in sys.modules:
+        keras_import.LEFT_OUT = []
+    import keras
+    import tensorflow
+    return keras, tensorflow
+
+
+class Recorder:
+    """What the user's code did: seed calls, data loaded, each fit and evaluate, the last model trained."""
+
+    def __init__(self, keras, tf, seed, data_dir, allow_network, log):
+        self.keras, self.tf, self.log = keras, tf, log
+        self.seed, self.data_dir, self.allow_network = seed, data_dir, allow_network
+        self.seed_calls, self.datasets, self.fits, self.evaluations = [], [], [], []
+        self.first_fit, self.model, self.patched, self.depth = None, None, [], {"fit": 0, "seed": 0}
+        self.history = experiment.EpochLog(keras)
+        self.started, self.setup_seconds = time.perf_counter(), 0.0
+
+    def patch(self, owner, name, make):
+        original = getattr(owner, name)
+        self.patched.append((owner, name, original))
+        setattr(owner, name, make(original))
+
+    def patch_all(self):
+        self.patch(self.keras.Model, "fit", self.fit_hook)
+        self.patch(self.keras.Model, "evaluate", self.evaluate_hook)
+        owners = {"keras.utils": self.keras.utils, "tensorflow.random": self.tf.random}
+        for module, name in SEED_CALLS:
+            owner = owners.get(module) or importlib.import_module(module)
+            self.patch(owner, name, lambda original, label=f"{module}.{name}": self.seed_hook(original, label))
+        for dataset, module in LOADERS.items():
+            self.patch(importlib.import_module(module), "load_data", lambda original, name=dataset: self.loader(name))
+
+    def seed_hook(self, original, label):
+        def seeded(*args, **kwargs):
+            outermost = self.depth["seed"] == 0  # keras' set_random_seed calls the three others
+            self.depth["seed"] += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.depth["seed"] -= 1
+                if outermost:
+                    value = args[0] if args else next(iter(kwargs.values()), None)
+                    self.seed_calls.append({"call": label, "value": value if isinstance(value, (int, float, str)) else repr(value)})
+        return seeded
+
+    def loader(self, name):
+        def load_data(path=None):
+            from core import datasets
+
+            data = datasets.locate(name, data_dir=self.data_dir, allow_network=self.allow_network, log=self.log)
+            self.datasets.append(dict(data.describe(), via=f"{LOADERS[name]}.load_data() (served from the verified cache)"))
+            labels = (data.y_train.astype(np.uint8), data.y_test.astype(np.uint8))  # the dtypes Keras returns
+            return (data.x_train[..., 0], labels[0]), (data.x_test[..., 0], labels[1])
+        return load_data
+
+    def fit_hook(self, original):
+        signature = inspect.signature(original)
+
+        def fit(model, *args, **kwargs):
+            if self.depth["fit"]:  # a fit inside a fit (a custom fit calling the base one): once is enough
+                return original(model, *args, **kwargs)
+            bound = signature.bind(model, *args, **kwargs)
+            if self.first_fit is None:
+                self.first_fit = recipe(self.keras, model, bound.arguments)
+            self.history.phase = "train" if not self.fits else f"fit {len(self.fits) + 1}"
+            bound.arguments["callbacks"] = [*(bound.arguments.get("callbacks") or []), self.history.callback]
+            rows_before, started, cpu = len(self.history.rows), time.perf_counter(), experiment.cpu_seconds()
+            self.depth["fit"] += 1
+            try:
+                return original(*bound.args, **bound.kwargs)
+            finally:
+                self.depth["fit"] -= 1
+                self.model = model
+                self.fits.append({"phase": self.history.phase, "epochs_run": len(self.history.rows) - rows_before,
+                                  "train_images": train_images(bound.arguments),
+                                  "seconds": round(time.perf_counter() - started, 3),
+                                  "cpu_seconds": round(experiment.cpu_seconds() - cpu, 3)})
+        return fit
+
+    def evaluate_hook(self, original):
+        outer, signature = self, inspect.signature(original)
+
+        class Keep(self.keras.callbacks.Callback):
+            def on_test_end(self, logs=None):
+                self.logs = {key: float(value) for key, value in (logs or {}).items()}
+
+        def evaluate(model, *args, **kwargs):
+            if self.depth["fit"]:  # fit's validation pass, not a test result
+                return original(model, *args, **kwargs)
+            keep, started, bound = Keep(), time.perf_counter(), signature.bind(model, *args, **kwargs)
+            bound.arguments["callbacks"] = [*(bound.arguments.get("callbacks") or []), keep]
+            returned = original(*bound.args, **bound.kwargs)
+            outer.evaluations.append({"metrics": getattr(keep, "logs", {}), "samples": samples(bound.arguments.get("x")),
+                                      "seconds": round(time.perf_counter() - started, 3)})
+            outer.model = outer.model if outer.fits else model  # a custom loop's model: the one evaluated
+            return returned
+        return evaluate
+
+    def unpatch(self):
+        for owner, name, original in reversed(self.patched):
+            setattr(owner, name, original)
+        self.patched = []
+
+    def finish(self, path=None):
+        """Remove the hooks and return the record (also written to `path` as JSON, for a kernel)."""
+        self.unpatch()
+        record = describe(self)
+        if path:
+            from core import results
+
+            results.write_json(path, record)
+        return record
+
+
+def recipe(keras, model, arguments):
+    """What rebuilds the first fitted model: its config, compile config and the fit's arguments."""
+    kept = {"fit_arguments": {key: value for key, value in arguments.items() if key not in NOT_ARGUMENTS
+                              and isinstance(value, (int, float, str, bool, type(None)))},
+            "validation_data": arguments.get("validation_data") is not None,
+            "callbacks": [type(callback).__name__ for callback in arguments.get("callbacks") or []],
+            "x": shape_of(arguments.get("x")), "y": shape_of(arguments.get("y"))}
+    try:
+        # serialized, not rebuilt here: building a model draws from the seeded generators and would
+        # change the weights the script trains
+        kept.update(model=keras.saving.serialize_keras_object(model), compile=model.get_compile_config(),
+                    initial_weights_sha256=experiment.weights_sha256(model) if model.built else None, rebuildable=True)
+    except Exception as error:  # Keras raises several types for models it cannot serialize
+        kept.update(model=None, compile=None, rebuildable=False, reason=f"{type(error).__name__}: {error}"[:300])
+    return kept
+
+
+def rebuild(first_fit):
+    """(a fresh compiled model built from `first_fit`'s config, the fit's keyword arguments): the caller
+    seeds Keras first and passes its own x, y (e.g. one OpenML fold)."""
+    import keras
+
+    if not first_fit or not first_fit.get("rebuildable"):
+        raise ValueError(f"the first fitted model cannot be rebuilt: {(first_fit or {}).get('reason', 'no fit was captured')}")
+    model = keras.saving.deserialize_keras_object(first_fit["model"])
+    if first_fit["compile"]:
+        model.compile_from_config(first_fit["compile"])
+    return model, dict(first_fit["fit_arguments"])
+
+
+def shape_of(array):
+    shape = getattr(array, "shape", None)
+    return {"shape": [int(d) if d is not None else None for d in shape], "dtype": str(getattr(array, "dtype", ""))} \
+        if shape is not None else ({"type": type(array).__name__} if array is not None else None)
+
+
+def model_shapes(model):
+    """The model's input and output shapes, when it has symbolic inputs (not a subclassed, unbuilt one)."""
+    try:
+        return {"input_shape": shape_of(model.inputs[0]), "output_shape": shape_of(model.outputs[0])}
+    except (AttributeError, ValueError, TypeError, IndexError):
+        return {"input_shape": None, "output_shape": None}
+
+
+def samples(array):
+    shape = getattr(array, "shape", None)
+    return int(shape[0]) if shape else None
+
+
+def train_images(arguments):
+    """Images one epoch trains on, when countable (arrays: minus validation_split); None for a stream."""
+    count = samples(arguments.get("x"))
+    if count is None:
+        return None
+    split = arguments.get("validation_split") or 0.0
+    return count - int(count * split) if not arguments.get("validation_data") else count
+
+
+def describe(recorder):
+    """The record: everything captured, JSON-ready, with the environment of the process that trained."""
+    tf, keras, model = recorder.tf, recorder.keras, recorder.model
+    gpus = throughput.gpu_names(tf)
+    record = {"seeds": {"harness": recorder.seed, "script": recorder.seed_calls, "deterministic_ops": True},
+              "datasets": recorder.datasets, "fits": recorder.fits, "history": recorder.history.rows,
+              "evaluations": recorder.evaluations, "first_fit": recorder.first_fit,
+              "environment": environment.describe("local", gpus, tf.__version__, keras.__version__),
+              "seconds": round(time.perf_counter() - recorder.started, 3), "setup_seconds": recorder.setup_seconds,
+              "model": None, "throughput": None}
+    if model is not None:
+        record["model"] = {"name": model.name, "class": type(model).__name__, "params": int(model.count_params()),
+                           "weights_sha256": experiment.weights_sha256(model),
+                           **model_shapes(model)}
+        record["throughput"] = speed(model, recorder, tf, gpus)
+    return record
+
+
+def speed(model, recorder, tf, gpus):
+    """core/throughput.py's section, each fit a phase with its own image count."""
+    section = None
+    for fit in recorder.fits:
+        rows = [row for row in recorder.history.rows if row["phase"] == fit["phase"]]
+        if not rows:
+            continue
+        part = throughput.describe(model, rows, fit["train_images"] or 0, tf, gpus)
+        if fit["train_images"] is None:  # a stream: time is known, images are not
+            part["phases"][fit["phase"]].update(images=None, images_per_second=None, gflops_per_second=None)
+        section = part if section is None else {**section, "phases": {**section["phases"], **part["phases"]}}
+    if section:
+        section["keras_imported_without"] = keras_import.LEFT_OUT
+    return section
+'''
+
 BUNDLE['core/config.py'] = r'''"""Experiment configuration, presets and config files. Imports no TensorFlow."""
 
 import ast
@@ -1476,6 +1739,76 @@ def load_module(path):
     return module
 '''
 
+BUNDLE['core/notebook_run.py'] = r'''"""A user's notebook run cell by cell in a real Jupyter kernel (nbclient, a kernel of this Python), with
+core/capture.py's hooks installed by a setup cell first and the record written by a last cell, which
+runs even when a cell failed. The user's file is read, never written: the executed copy, outputs and
+all, goes to run_dir/notebook.executed.ipynb. Each cell's printed text is passed to `log`."""
+
+import json
+import re
+
+SETUP = """# portability: the auto-logging hooks, installed before the notebook's own cells (not part of it)
+import sys as _sys
+_sys.path.insert(0, {root!r})
+from core import capture as _portability_capture
+_portability_recorder = _portability_capture.install(**{hooks!r}, log=lambda message: None)
+del _sys.path[0]"""
+FINISH = "_portability_recorder.finish({path!r})  # portability: the record of what the cells did"
+
+
+def run(path, working, run_dir, hooks, log):
+    """(the capture record, a failure message or None) of the notebook at `path` run in `working`."""
+    import nbclient
+    import nbformat
+
+    from core import script
+
+    notebook = nbformat.read(path, as_version=4)
+    record_path = run_dir / "capture.json"
+    setup = nbformat.v4.new_code_cell(SETUP.format(root=str(script.ROOT), hooks=hooks))
+    finish = nbformat.v4.new_code_cell(FINISH.format(path=str(record_path)))
+    for cell in (setup, finish):
+        cell.metadata["tags"] = ["portability"]
+    notebook.cells = [setup, *notebook.cells, finish]
+    client = nbclient.NotebookClient(notebook, timeout=None, kernel_name="python3",
+                                     resources={"metadata": {"path": str(working)}})
+    failure = None
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type != "code" or (failure and cell is not finish):
+                continue
+            try:
+                client.execute_cell(cell, index)
+            except nbclient.exceptions.CellExecutionError:
+                if cell is setup or cell is finish:
+                    raise
+                failure = cell_failure(path.name, cell, sum(c.cell_type == "code" for c in notebook.cells[1:index + 1]))
+            finally:
+                echo(cell, log)
+    nbformat.write(notebook, run_dir / "notebook.executed.ipynb")
+    return json.loads(record_path.read_text()), failure
+
+
+def echo(cell, log):
+    printed = "".join(output.get("text", "") for output in cell.get("outputs", []) if output.get("output_type") == "stream")
+    if printed.strip():
+        log(printed.rstrip("\n"))
+
+
+def cell_failure(name, cell, number):
+    """The failure's message: the error and the failing cell's own traceback, labelled as the notebook's."""
+    from core import script
+
+    error = next((output for output in cell.outputs if output.get("output_type") == "error"), {})
+    tail = ansi_free("\n".join(error.get("traceback", []))).splitlines()[-20:]
+    what = f"{error.get('ename', 'an error')}: {error.get('evalue', '')}".splitlines()[0] + f" in code cell {number}"
+    return script.failure_message(name, what, tail)
+
+
+def ansi_free(text):
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+'''
+
 BUNDLE['core/redact.py'] = r'''"""The one redaction point: every text that reaches a file or the terminal passes `redact`, which
 removes credentials. Knows no platform: it hides the values of environment variables whose names say
 they are secret, credentials in URLs and HTTP headers, and values registered with `add_secret` (a key
@@ -1649,6 +1982,323 @@ def complete(path):
         return not problems(read_json(path))
     except (OSError, ValueError):
         return False
+'''
+
+BUNDLE['core/script.py'] = r'''"""Run a researcher's own experiment unmodified: a Keras `.py` script or a Jupyter notebook.
+
+    spec = script.ScriptSpec(script="train.py", args=["3", "128"], data=["mnist.npz"])
+    results = script.run(spec, run_dir="results/runs/local/my-run", log=print)
+
+`run` checks the inputs (core/workspace.py lays out `working/` and `input/` under run_dir/workspace), then
+runs the script with the auto-logging hooks of core/capture.py installed first: a `.py` as `__main__`
+(runpy) with `spec.args` as its argv and working/ as its current folder; an `.ipynb` cell by cell in a
+real Jupyter kernel (nbclient), a setup cell installing the hooks first, the user's file untouched (the
+executed copy goes to run_dir/notebook.executed.ipynb). It writes run_dir/config.json (`spec`'s identity:
+the script's and data files' hashes, args, seed, metric) and run_dir/results.json through core/results.py,
+with every run's fields plus `experiment: {kind, path, sha256, args, data: [{path, dest, sha256}]}`,
+`status` (completed, failed, no metric), `outputs` (what the script wrote in working/) and `capture`
+(seed calls, each fit and evaluate, the first fit's recipe: see capture.rebuild).
+
+Bad input raises a one-line UserError before anything runs. A script that fails, never trains nor
+evaluates, or gives no metric still gets its results.json (and its outputs), then raises ScriptError,
+whose message names the cause and the fix (a failure: with the script's own traceback tail, labelled).
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import runpy
+import sys
+import time
+import traceback
+
+from core import experiment, results as results_file, workspace
+from core.config import DEFAULT_TARGETS
+from core.errors import UsageError, UserError
+
+KINDS = {".py": "script", ".ipynb": "notebook"}
+NO_HISTORY = "no history captured: the script trained without Model.fit (e.g. a custom training loop), or not at all"
+ROOT = pathlib.Path(__file__).resolve().parents[1]  # the folder holding core/: a kernel imports it from here
+
+
+class ScriptError(UserError):
+    """The user's script ran but gave no result: failed, never trained or evaluated, or had no metric."""
+
+
+@dataclasses.dataclass
+class ScriptSpec:
+    """What to run: the script, its argv, its --data items (`SRC[:DEST]`), the metric to read from
+    `evaluate` (or the last epoch's validation), the target and the harness's seed."""
+
+    script: str
+    args: list = dataclasses.field(default_factory=list)
+    data: list = dataclasses.field(default_factory=list)
+    metric: str = "accuracy"
+    target_accuracy: float | None = None
+    seed: int = 42
+
+
+@dataclasses.dataclass
+class Checked:
+    """A spec whose files exist and are hashed: what the run and its identity are made of."""
+
+    spec: ScriptSpec
+    path: pathlib.Path
+    kind: str
+    sha256: str
+    data: list  # workspace.DataItem
+
+    def config(self):
+        """The run's identity (config.json): same dict, same experiment; `identity()` hashes it."""
+        return {"kind": self.kind, "script": self.path.name, "script_sha256": self.sha256,
+                "args": [str(arg) for arg in self.spec.args],
+                "data": [{"dest": entry["dest"], "sha256": entry["sha256"]} for item in self.data for entry in item.files],
+                "metric": self.spec.metric, "seed": self.spec.seed, "target_accuracy": self.spec.target_accuracy}
+
+    def identity(self):
+        return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()
+
+    def run_id(self):
+        return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{self.path.stem}-{self.identity()[:6]}"
+
+    def describe(self):
+        return {"kind": self.kind, "path": str(self.path), "sha256": self.sha256, "args": [str(a) for a in self.spec.args],
+                "data": [entry for item in self.data for entry in item.describe()]}
+
+
+def check(spec):
+    """The spec's files checked and hashed (UsageError naming cause and fix if not); nothing runs."""
+    path = pathlib.Path(spec.script)
+    kind = KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(f"--script {path}: a script is a .py file or a .ipynb notebook")
+    if not path.is_file():
+        raise UsageError(f"--script {path}: no such file: give the path of your .py script or .ipynb notebook")
+    if not 0 <= spec.seed < 2**32:
+        raise UsageError(f"seed must be in 0..{2**32 - 1}, got {spec.seed}")
+    if spec.target_accuracy is not None and not 0 < spec.target_accuracy <= 1:
+        raise UsageError(f"target_accuracy is a fraction in (0, 1], got {spec.target_accuracy}")
+    experiment.intra_op_threads()  # a bad $PORTABILITY_THREADS is refused before anything runs
+    from core import script_checks
+
+    (script_checks.check_python if kind == "script" else script_checks.check_notebook)(path)
+    return Checked(spec, path, kind, workspace.sha256_file(path), workspace.parse_data(spec.data))
+
+
+def run(spec, run_dir, log=print, platform="local", obtained=None, data_dir=None, allow_network=True, extra=None):
+    """Run `spec` in run_dir/workspace and write run_dir/results.json; returns the results dict.
+    `data_dir`/`allow_network`: where the Keras loaders' data comes from (capture.install). Raises
+    UsageError on bad input (nothing written) and ScriptError after writing a run that gave no result."""
+    checked = check(spec)
+    run_dir = pathlib.Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results_file.write_json(run_dir / "config.json", checked.config())
+    working = workspace.lay_out(run_dir / "workspace", checked.data)
+    started = time.perf_counter()
+    log(f"{checked.kind}: {' '.join([checked.path.name, *checked.describe()['args']])} in {working}")
+    hooks = dict(seed=spec.seed, data_dir=str(data_dir) if data_dir else None, allow_network=allow_network)
+    if checked.kind == "script":
+        record, failure = run_python(checked, working, dict(hooks, log=log))
+    else:
+        from core import notebook_run
+
+        record, failure = notebook_run.run(checked.path, working, run_dir, hooks, log)
+    outputs = workspace.outputs(run_dir / "workspace", checked.data,
+                                exclude=[checked.path.name] if checked.kind == "script" else [])
+    results = assemble(checked, run_dir, record, failure, outputs, time.perf_counter() - started,
+                       dict(name=platform, obtained=obtained or os.environ.get("PORTABILITY_OBTAINED", "executed"), **(extra or {})))
+    results_file.write_json(run_dir / "results.json", results)
+    if results["status"] != "completed":
+        raise ScriptError(results["message"])
+    return results
+
+
+def run_python(checked, working, hooks):
+    """(the capture record, a failure message or None): the script, copied into working/, run as
+    `python SCRIPT ARGS` would run it (`__main__`, argv, its folder first on sys.path), in this process."""
+    from core import capture
+
+    copy = working / checked.path.name
+    copy.write_bytes(checked.path.read_bytes())
+    saved = (os.getcwd(), sys.argv, list(sys.path))
+    recorder = capture.install(**hooks)
+    failure = None
+    os.chdir(working)
+    sys.argv, sys.path[:0] = [str(copy), *map(str, checked.spec.args)], [str(working)]
+    try:
+        runpy.run_path(str(copy), run_name="__main__")
+    except SystemExit as exit:
+        if exit.code not in (None, 0):
+            failure = f"{checked.path.name} exited with status {exit.code}"
+    except Exception as error:  # the user's code: any exception is the run's failure, recorded
+        failure = script_failure(checked.path.name, error, copy)
+    finally:
+        os.chdir(saved[0])
+        sys.argv, sys.path[:] = saved[1], saved[2]
+        record = recorder.finish()
+    return record, failure
+
+
+def script_failure(name, error, copy):
+    """The failure's message: the exception, then the script's own frames (the harness's left out)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    first = next((index for index, frame in enumerate(frames) if frame.filename == str(copy)), 0)
+    lines = traceback.format_list(frames[first:]) + traceback.format_exception_only(type(error), error)
+    tail = "".join(lines).rstrip("\n").splitlines()[-20:]
+    return failure_message(name, f"{type(error).__name__}: {error}".splitlines()[0], tail)
+
+
+def failure_message(name, what, tail):
+    return (f"{name} raised {what}: fix the script and run again (its outputs so far are kept)\n"
+            f"--- {name}'s traceback (last lines) ---\n" + "\n".join(tail))
+
+
+def assemble(checked, run_dir, record, failure, outputs, seconds, platform):
+    """results.json for a script's run: every run's fields, filled from what the hooks captured."""
+    test, status, message = test_result(record, checked, failure)
+    target, target_source = target_of(checked.spec, record)
+    timings = {"import": record.get("setup_seconds", 0.0), "script": round(seconds, 3),
+               "training": round(sum(fit["seconds"] for fit in record["fits"]), 3),
+               "evaluation": round(sum(item["seconds"] for item in record["evaluations"]), 3)}
+    timings["total"] = round(timings["import"] + timings["script"], 3)  # the steps (training is in the script)
+    accuracy = test.get("accuracy")
+    model = record["model"] or {}
+    return {
+        "schema_version": results_file.SCHEMA_VERSION, "run_id": run_dir.name, "platform": platform,
+        "config": checked.config(), "dataset": dataset_of(checked, record), "experiment": checked.describe(),
+        "model": {key: model.get(key) for key in ("name", "class", "params", "input_shape", "output_shape")},
+        "history": record["history"], "history_note": None if record["fits"] else NO_HISTORY, "test": test, "status": status, "message": message,
+        "target": {"accuracy": target, "source": target_source,
+                   "verdict": None if accuracy is None else ("pass" if accuracy >= target else "fail")},
+        "timings": timings, "cpu_seconds": {"process": round(experiment.cpu_seconds(), 3)},
+        "environment": dict(record["environment"], platform=platform["name"]),
+        "weights_sha256": model.get("weights_sha256") or "", "throughput": record["throughput"],
+        "artifacts": {"status": "saved" if outputs else "none", "outputs": outputs},
+        "seeds": record["seeds"], "capture": {key: record[key] for key in ("fits", "evaluations", "first_fit")},
+    }
+
+
+def test_result(record, checked, failure):
+    """(test section, status, message): the last evaluate's metric, else the last epoch's validation
+    metric (labelled so), else no metric with what to add."""
+    name, metric = checked.path.name, checked.spec.metric
+    if failure:
+        return {"accuracy": None, "source": "none"}, "failed", failure
+    if record["model"] is None:
+        return ({"accuracy": None, "source": "none"}, "no metric",
+                f"{name} never trained nor evaluated a Keras model (no Model.fit or Model.evaluate call): "
+                "make it call model.fit(...) and model.evaluate(x_test, y_test)")
+    if record["evaluations"]:
+        metrics = record["evaluations"][-1]["metrics"]
+        key = pick(metrics, metric)
+        if key:
+            return {"accuracy": metrics[key], "loss": metrics.get("loss"), "metric": key,
+                    "source": "the script's last Model.evaluate", "all": metrics}, "completed", None
+    last = record["history"][-1] if record["history"] else {}
+    key = pick({k[4:]: v for k, v in last.items() if k.startswith("val_")}, metric)
+    if key:
+        return {"accuracy": last[f"val_{key}"], "loss": last.get("val_loss"), "metric": f"val_{key}",
+                "source": "validation: the last epoch's (the script never called Model.evaluate)"}, "completed", None
+    return ({"accuracy": None, "source": "none"}, "no metric",
+            f"{name} gave no {metric!r} metric (no Model.evaluate returning it, no validation {metric}): compile "
+            f"with metrics=[{metric!r}] and call model.evaluate(x_test, y_test), or name another with --metric")
+
+
+def pick(metrics, metric):
+    """The key of `metric` in a logs dict: exact, else the one name ending with it (sparse_categorical_accuracy)."""
+    if metric in metrics:
+        return metric
+    ending = [key for key in metrics if key.endswith(metric)]
+    return ending[0] if len(ending) == 1 else None
+
+
+def target_of(spec, record):
+    if spec.target_accuracy is not None:
+        return spec.target_accuracy, "given"
+    names = [dataset["name"] for dataset in record["datasets"]]
+    if names and names[0] in DEFAULT_TARGETS:
+        return DEFAULT_TARGETS[names[0]], f"the built-in default for {names[0]}"
+    return 0.98, "the default (set --target-accuracy for this experiment)"
+
+
+def dataset_of(checked, record):
+    """The data set section: a Keras loader's (verified), else the --data files the script read."""
+    if record["datasets"]:
+        return record["datasets"][0]
+    fit = (record.get("first_fit") or {}).get("x") or {}
+    evaluation = record["evaluations"][-1]["samples"] if record["evaluations"] else None
+    output = ((record["model"] or {}).get("output_shape") or {}).get("shape") or [None]
+    return {"name": ", ".join(pathlib.PurePosixPath(item.dest).name for item in checked.data) or "the script's own data",
+            "source": "the script's own files (--data)", "canonical": False,
+            "files": {entry["dest"]: entry["sha256"] for item in checked.data for entry in item.files},
+            "train_samples": (fit.get("shape") or [None])[0], "test_samples": evaluation,
+            "input_shape": (fit.get("shape") or [None])[1:], "num_classes": output[-1], "class_names": None}
+'''
+
+BUNDLE['core/script_checks.py'] = r'''"""Checks of a user's script or notebook before it runs: readable, valid Python (a notebook: valid JSON
+and valid notebook, each code cell valid Python once IPython's `%magics` and `!commands` are
+translated). Each problem is one UsageError naming the file, the line and the fix. No TensorFlow."""
+
+import json
+import warnings
+
+from core.errors import UsageError
+
+
+def read_text(path):
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"--script {path}: not UTF-8 text (byte {error.start}): save it as UTF-8") from None
+    except OSError as error:
+        raise UsageError(f"--script {path}: cannot be read ({error.strerror}): check its permissions") from None
+
+
+def syntax_problem(source, where):
+    """The one-line message of a syntax error in `source`, or None."""
+    try:
+        compile(source, where, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        line = (error.text or "").strip()
+        shown = f" in `{line[:80]}`" if line else ""
+        return f"{where} line {error.lineno}: {error.msg}{shown}: fix the syntax and run again"
+    except ValueError as error:  # e.g. a null byte in the source
+        return f"{where}: {error}: save the script as plain text"
+    return None
+
+
+def check_python(path):
+    problem = syntax_problem(read_text(path), str(path))
+    if problem:
+        raise UsageError(f"--script {problem}")
+
+
+def check_notebook(path):
+    text = read_text(path)
+    try:
+        json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"--script {path} is not a notebook: not JSON ({error}): save it from Jupyter as .ipynb, "
+                         "or pass a .py script") from None
+    import nbformat
+
+    try:
+        with warnings.catch_warnings():  # notebooks saved before nbformat 4.5 have no cell ids: fine to run
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(text, as_version=4)
+            nbformat.validate(notebook)
+    except Exception as error:  # nbformat raises several types for a JSON file that is no notebook
+        message = str(error).splitlines()[0][:200]
+        raise UsageError(f"--script {path} is JSON but not a valid notebook ({message}): save it from Jupyter") from None
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    transform = TransformerManager().transform_cell
+    for number, cell in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1):
+        problem = syntax_problem(transform(cell.source), f"{path} code cell {number}")
+        if problem:
+            raise UsageError(f"--script {problem}")
 '''
 
 BUNDLE['core/throughput.py'] = r'''"""How fast a run trained: images per second per phase, the model's FLOPs per image, the achieved
@@ -1991,6 +2641,129 @@ def _load_image_folder(path, test_split, seed):
         return x_train, y_train, x_test, y_test, files, class_names, False
     x, y, class_names, files = read_image_folder(path)
     return (*_holdout(x, y, test_split, seed), files, class_names, True)
+'''
+
+BUNDLE['core/workspace.py'] = r'''"""A run's workspace for a researcher's own script, in Kaggle's layout: `working/` (the script's current
+folder, where what it writes is the run's output) beside `input/`. Each `--data SRC[:DEST]` item (a file
+or a folder) is copied, read-only, to DEST relative to `working/` (default: SRC's name), so both
+`np.load("mnist.npz")` and `np.load("../input/mnist.npz")` work as written. No TensorFlow.
+
+    items = workspace.parse_data(["mnist.npz", "mnist.npz:../input/mnist.npz"])   # checked, hashed
+    workspace.lay_out(run_dir / "workspace", items)
+    workspace.outputs(run_dir / "workspace", items)   # [{path, bytes, sha256}] of what the script wrote
+"""
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+import posixpath
+import shutil
+import stat
+
+from core.errors import UsageError
+
+IGNORED = ("__pycache__", ".ipynb_checkpoints")
+
+
+@dataclasses.dataclass
+class DataItem:
+    """One --data item: where it is here, where the script finds it (relative to working/), its files."""
+
+    source: pathlib.Path
+    dest: str
+    files: list  # [{"path": relative to the source, "dest": relative to working/, "sha256"}]
+
+    def describe(self):
+        return [{"path": str(self.source / entry["path"]) if entry["path"] != "." else str(self.source),
+                 "dest": entry["dest"], "sha256": entry["sha256"]} for entry in self.files]
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def split_item(text):
+    """(SRC, DEST or None) of `SRC[:DEST]`; a SRC that exists as written keeps any colon in its name."""
+    if os.path.exists(text) or ":" not in text:
+        return text, None
+    source, dest = text.rsplit(":", 1)
+    return source, dest or None
+
+
+def check_dest(dest, original):
+    """DEST normalized (POSIX, relative to working/); refused if it leaves the workspace or is a folder
+    the layout owns."""
+    if dest.startswith(("/", "\\")) or (len(dest) > 1 and dest[1] == ":"):
+        raise UsageError(f"--data {original}: DEST {dest!r} is an absolute path: give a path relative to the "
+                         "script's working folder, e.g. mnist.npz or ../input/mnist.npz")
+    inside = posixpath.normpath(posixpath.join("working", dest.replace("\\", "/")))
+    if inside in (".", "working") or inside.startswith("../") or inside == "..":
+        raise UsageError(f"--data {original}: DEST {dest!r} leaves the run's workspace (working/ and input/): "
+                         "give a path such as mnist.npz or ../input/mnist.npz")
+    return posixpath.relpath(inside, "working")
+
+
+def parse_data(items):
+    """The --data items, each checked (it exists, its DEST stays in the workspace) and hashed."""
+    parsed, taken = [], {}
+    for text in items or []:
+        source_text, dest = split_item(str(text))
+        source = pathlib.Path(source_text)
+        if not source.exists():
+            raise UsageError(f"--data {text}: {source} does not exist: give the path of a file or folder the script reads")
+        dest = check_dest(dest if dest is not None else source.resolve().name, text)
+        if dest in taken:
+            raise UsageError(f"--data {text}: {dest} is already the DEST of --data {taken[dest]}: give each item its own DEST")
+        taken[dest] = text
+        parsed.append(DataItem(source, dest, list(hash_tree(source, dest))))
+    return parsed
+
+
+def hash_tree(source, dest):
+    if source.is_file():
+        yield {"path": ".", "dest": dest, "sha256": sha256_file(source)}
+        return
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        relative = path.relative_to(source).as_posix()
+        yield {"path": relative, "dest": posixpath.join(dest, relative), "sha256": sha256_file(path)}
+
+
+def lay_out(workspace, items):
+    """Make working/ and input/ and copy each item to its DEST, read-only (the user's files are never
+    handed to the script: a script that writes over its input cannot change them). Returns working/."""
+    workspace = pathlib.Path(workspace)
+    working = workspace / "working"
+    working.mkdir(parents=True, exist_ok=True)
+    (workspace / "input").mkdir(exist_ok=True)
+    for item in items:
+        for entry in item.files:
+            source = item.source if entry["path"] == "." else item.source / entry["path"]
+            target = working / entry["dest"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            if sha256_file(target) != entry["sha256"]:
+                raise UsageError(f"--data {item.source}: the file changed while it was copied: run again")
+            target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return working
+
+
+def outputs(workspace, items, exclude=()):
+    """What the script wrote in working/: [{path, bytes, sha256}], without the inputs laid out there and
+    the `exclude` paths (relative to working/, e.g. the script's own copy)."""
+    working = pathlib.Path(workspace) / "working"
+    inputs = {posixpath.normpath(entry["dest"]) for item in items for entry in item.files} | set(exclude)
+    found = []
+    for path in sorted(p for p in working.rglob("*") if p.is_file()):
+        relative = path.relative_to(working).as_posix()
+        if relative in inputs or any(part in IGNORED for part in path.relative_to(working).parts):
+            continue
+        found.append({"path": relative, "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+    return found
 '''
 
 if __name__ == "__main__":
