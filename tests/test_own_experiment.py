@@ -286,3 +286,15 @@ def test_built_in_configs_keep_their_identity():
         assert "model_sha256" not in config.build_config(preset).to_dict()
     committed = json.loads((ROOT / "platforms" / "local" / "config.json").read_text())
     assert config.build_config("mnist-reference").to_dict() == committed
+
+
+def test_the_command_line_refuses_bad_own_experiment_input_in_one_line(tmp_path, mnist_npz):
+    cases = [(["--script", tmp_path / "nope.py"], "no such file: give the path of your .py script"),
+             (["--data", mnist_npz], "add --script PATH"),
+             (["--script", TRAIN, "--epochs", "3"], "pass its arguments after --"),
+             (["--script", TRAIN, "--data", f"{mnist_npz}:../../x.npz"], "leaves"),
+             (["--script", TRAIN, "--data", tmp_path / "missing.npz"], "missing.npz")]
+    for options, message in cases:
+        done = portability("run", *options, env={"PORTABILITY_RUNS_DIR": str(tmp_path / "runs")})
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (options, done.stderr)
+    assert not (tmp_path / "runs").exists()  # refused before any run folder was made
