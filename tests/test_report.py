@@ -84,6 +84,29 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
         shutil.rmtree(pushed)
 
 
+def test_every_markdown_table_renders_with_its_rows(store):
+    """report.md parsed as Markdown (markdown-it, CommonMark + tables): each table has a header and rows,
+    and no line of pipes is left as a paragraph."""
+    from markdown_it import MarkdownIt
+
+    root, env = store
+    done = portability("report", "--out", root / "md", env=env)
+    assert done.returncode == 0, done.stderr
+    tokens = MarkdownIt("commonmark").enable("table").parse((root / "md" / "report.md").read_text())
+    tables, rows, stray = 0, {}, []
+    for index, token in enumerate(tokens):
+        if token.type == "table_open":
+            tables += 1
+        if token.type == "tbody_open":
+            rows[tables] = 0
+        if token.type == "tr_open" and tables in rows:
+            rows[tables] += 1
+        if token.type == "inline" and tokens[index - 1].type == "paragraph_open" and token.content.startswith("|"):
+            stray.append(token.content[:80])
+    assert tables >= 2 and all(rows.get(number, 0) >= 1 for number in range(1, tables + 1)), rows
+    assert stray == [], stray
+
+
 def test_diff_counts_match_the_generated_files(store):
     root, env = store
     for name in ("docker", "kaggle", "openml", "comet"):
