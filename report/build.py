@@ -5,7 +5,7 @@ import base64
 import functools
 import pathlib
 
-from report import codediff, collect, plots, sweeps
+from report import answer, codediff, collect, plots, sweeps
 
 LEGEND = ("*executed*: ran on the platform; *emulated*: ran here in an emulation of the platform's runtime; "
           "*packaged*: built, not run; *<state>, no result*: pushed, but no results.json came back (see "
@@ -54,12 +54,13 @@ def model(runs_root, manifests, platforms_dir):
              and codediff.generated("local", platforms_dir)]
     for diff in diffs:
         diff["html"] = codediff.html_side_by_side(diff)
-    return {"legend": LEGEND, "columns": [title for _, title, _ in COLUMNS], "rows": rows,
+    sweep_sections = [dict(section, cells_text=sweeps.table(section)) for section in sweeps.sections(manifests, runs_root)]
+    return {"answer": answer.answer(rows, sweep_sections),"legend": LEGEND, "columns": [title for _, title, _ in COLUMNS], "rows": rows,
             "cells": [table_cells(row) for row in rows], "row_classes": [_row_class(row) for row in rows],
             "cv_note": CV_NOTE if any(r["results"] and "CV" in r["protocol"] for r in rows) else None,
             "local": local, "problems": problems, "reproducibility": collect.reproducibility(found),
             "drift": collect.drift(rows, local), "diffs": diffs, "groups": codediff.GROUPS,
-            "sweeps": [dict(section, cells_text=sweeps.table(section)) for section in sweeps.sections(manifests, runs_root)],
+            "sweeps": sweep_sections,
             "sweep_columns": sweeps.COLUMNS, "sweep_note": SWEEP_NOTE}
 
 
