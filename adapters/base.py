@@ -95,6 +95,11 @@ class Adapter(abc.ABC):
             self._missing = self.check()
         return self._missing
 
+    def how_it_ran(self, platform, mode):
+        """Where the computation happened and what reached the platform, when `mode` (executed or
+        emulated) alone would say more than happened; None otherwise. `platform` is results.json's."""
+        return None
+
     def after_push_note(self, handle, run_dir):
         """Lines for the user after a push (e.g. where a server the run started listens); "" otherwise."""
         return ""

@@ -260,6 +260,11 @@ class BeatAdapter(TrainsHere, Adapter):
             return datasets.fetch(settings.dataset)
         return pathlib.Path(settings.dataset).resolve().parent
 
+    def how_it_ran(self, platform, mode):
+        if mode == "executed" and str(platform.get("engine", "")).startswith("BEAT local executor"):
+            return "executed by BEAT's local executor"
+        return None
+
     def status(self, handle, run_dir):
         if handle.details.get("remote"):
             return beat_remote.status(self, handle, run_dir)

@@ -32,6 +32,15 @@ class CometAdapter(TrainsHere, Adapter):
     kept_folder = "comet-offline"  # the offline zip, until `portability push comet` uploads it
     helper_groups = {"start_comet": "result upload", "EpochMetrics": "result upload"}
 
+    def how_it_ran(self, platform, mode):
+        if mode != "executed":
+            return None
+        if platform.get("comet_mode") == "online":
+            return "executed here, tracked on Comet"
+        if platform.get("comet_uploaded"):
+            return "executed here, Comet archive uploaded"
+        return "executed here, Comet archive saved (not uploaded)"
+
     def mode_note(self):
         return "online" if os.environ.get("COMET_API_KEY") else "offline (set COMET_API_KEY to log online)"
 

@@ -49,6 +49,12 @@ class OpenMLAdapter(TrainsHere, Adapter):
                      "fold_predictions": "result upload", "combine_folds": "result upload",
                      "flow_description": "result upload", "upload": "result upload"}
 
+    def how_it_ran(self, platform, mode):
+        where = "executed here" if mode == "executed" else mode
+        if platform.get("openml_run_id"):
+            return f"{where}, published on OpenML (run {platform['openml_run_id']})"
+        return f"{where}, not published on OpenML"
+
     def mode_note(self):
         return "publishes" if os.environ.get("OPENML_APIKEY") else \
             "offline (set OPENML_APIKEY from openml.org > your profile > API key, to publish)"

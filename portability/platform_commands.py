@@ -159,7 +159,8 @@ def finish(run, wait, timeout=3600):
         return 0
     state = run.wait(timeout=timeout)
     results = run.pull()
-    print(f"[{results['platform']['obtained']} on {run.handle.platform}] {summary_line(results)}")
+    label = run.adapter.how_it_ran(results["platform"], results["platform"]["obtained"])
+    print(f"[{label or results['platform']['obtained'] + ' on ' + run.handle.platform}] {summary_line(results)}")
     return 0 if state == "completed" or state == "pulled" else 1
 
 
@@ -193,7 +194,8 @@ def command_pull(args):
     for run in selected:
         try:
             results = run.pull()
-            print(f"{run.name}: [{results['platform']['obtained']}] {summary_line(results)}")
+            label = run.adapter.how_it_ran(results["platform"], results["platform"]["obtained"])
+            print(f"{run.name}: [{label or results['platform']['obtained']}] {summary_line(results)}")
         except UserError as error:
             failures += 1
             say(f"{run.name}: {error}")

@@ -93,7 +93,7 @@ def row_for(name, results, local):
     comparable = local is not None and config_key(results) == config_key(local) and protocol_of(results) == protocol_of(local)
     return {
         "platform": name, "results": results,
-        "obtained": results["platform"]["obtained"] + (f" ({results['platform']['engine']})" if results["platform"].get("engine") else ""),
+        "obtained": how_it_ran(name, results["platform"]),
         "dataset": results["dataset"]["name"], "model": results["model"]["name"],
         "epochs": results["config"]["epochs"], "protocol": protocol_of(results),
         "accuracy": results["test"]["accuracy"], "target": results["target"]["accuracy"],
@@ -106,6 +106,12 @@ def row_for(name, results, local):
         "device": results.get("throughput", {}).get("device"),
         "folder": results["_folder"],
     }
+
+
+def how_it_ran(name, platform):
+    """The platform's own words for where the run computed and what reached it, else how it was obtained."""
+    label = adapters.get(name).how_it_ran(platform, platform["obtained"]) if name in adapters.REGISTRY else None
+    return label or platform["obtained"] + (f" ({platform['engine']})" if platform.get("engine") else "")
 
 
 def images_per_second(results):

@@ -52,7 +52,9 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
     data = report.build(runs_root, [], root / "out2")
     rows = {row["platform"]: row for row in data["rows"]}
     assert list(rows) == ["local", "docker", "kaggle", "codalab", "comet", "openml", "beat"]  # the registry's order
-    assert rows["local"]["obtained"] == "executed" and rows["comet"]["obtained"] == "executed"
+    assert rows["local"]["obtained"] == "executed"  # an offline Comet run trained here and reached no server
+    assert rows["comet"]["obtained"] == "executed here, Comet archive saved (not uploaded)"
+    assert rows["openml"]["obtained"].startswith("executed here, ")  # published or not, said
     assert rows["docker"]["obtained"] == "emulated" and rows["kaggle"]["obtained"] == "emulated"
     assert rows["codalab"]["obtained"] in ("packaged", "not built") and rows["codalab"]["results"] is None
     for name in ("docker", "kaggle", "comet"):  # same machine, same config: identical to local
