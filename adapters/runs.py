@@ -161,6 +161,7 @@ def pull(handle, run_dir):
             raise PlatformError(f"{handle.platform} run {handle.run_id}: its results.json is not a results file "
                                 f"({'; '.join(results_file.problems(results))})")
         results["platform"].update(name=handle.platform, obtained=handle.mode, run_store_id=handle.run_id)
+        results["platform"].update(adapters.get(handle.platform).learned_facts(handle, run_dir, results["platform"]))
         results_file.write_json(staging / "results.json", results)
         for name in OUTPUT_FILES:
             if (staging / name).is_file():
