@@ -83,7 +83,7 @@ def read_data(task):
 # what OpenML's error codes mean for this run, and what to do (the server's own message follows)
 ANSWERS = {
     103: "OpenML rejected the API key: set OPENML_APIKEY to your key for {server} (openml.org > your profile > API key)",
-    151: "OpenML has no task {task} on {server}: set PORTABILITY_OPENML_TASK to an existing task id",
+    151: "OpenML ({server}) has no such task: set PORTABILITY_OPENML_TASK to an existing task id",
     171: "OpenML already holds this flow (same name and external version) but did not report it as existing: "
          "push again to reuse it",
     273: "OpenML has not processed the task's data set yet (its features are not computed): try again later",
@@ -105,7 +105,7 @@ def explain(error, upload_bytes=None):
         return f"OpenML ({server}) needs an API key to publish (code 102): set OPENML_APIKEY"
     code = getattr(error, "code", None)
     said = f"code {code}: {getattr(error, 'message', error)}" if code else f"{type(error).__name__}: {error}"
-    advice = ANSWERS.get(code, "OpenML refused the request").format(server=server, task=TASK_ID)
+    advice = ANSWERS.get(code, "OpenML refused the request").format(server=server)
     return f"{advice} ({said})"
 
 
