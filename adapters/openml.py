@@ -68,6 +68,18 @@ class OpenMLAdapter(LocalAdapter):
             store.write_handle(run_dir, handle)
         return facts
 
+    def report_note(self, platform):
+        """Published or not (the OpenML run id, or why not), and OpenML's own pooled accuracy."""
+        if (platform.get("protocol") or "").startswith("holdout"):
+            return "not an OpenML task run (holdout)"
+        if not platform.get("openml_run_id"):
+            return "not published: " + (platform.get("openml_publish_error") or "no API key yet")
+        note = f"published as OpenML run {platform['openml_run_id']}"
+        evaluation = platform.get("openml_evaluation")
+        if isinstance(evaluation, dict) and evaluation.get("predictive_accuracy") is not None:
+            return note + f"; OpenML predictive_accuracy {evaluation['predictive_accuracy']:.2%} (pooled over all rows)"
+        return note + f"; OpenML's evaluation: {evaluation.get('error') if isinstance(evaluation, dict) else 'pending'}"
+
     def before_push(self, pushed, log):
         published = publish_pending(pushed, log)
         return f"openml: published {published} offline run(s)" if published else None

@@ -154,3 +154,27 @@ def test_a_run_published_later_keeps_its_record_through_pulls(tmp_path, run_stor
         assert again.returncode == 0 and "published" not in again.stderr
         assert sorted(server.runs) == [4000] and server.violations == []
         assert json.loads((run_dir / "handle.json").read_text())["details"]["openml"]["openml_run_id"] == 4000
+
+
+def test_the_report_says_whether_a_run_was_published_and_openml_own_score():
+    import adapters
+
+    openml = adapters.get("openml")
+    published = {"protocol": "10-fold CV", "openml_run_id": 4000,
+                 "openml_evaluation": {"predictive_accuracy": 0.53, "measure": "pooled over all rows (OpenML)"}}
+    assert openml.report_note(published) == "published as OpenML run 4000; OpenML predictive_accuracy 53.00% (pooled over all rows)"
+    refused = {"protocol": "10-fold CV", "openml_run_id": None, "openml_publish_error": "OpenML rejected the API key"}
+    assert openml.report_note(refused) == "not published: OpenML rejected the API key"
+    assert openml.report_note({**published, "openml_evaluation": "pending"}).endswith("OpenML's evaluation: pending")
+
+
+def test_each_platform_says_what_its_adapter_was_tested_against(run_store):
+    import adapters
+    from tests.conftest import ROOT
+
+    listed = portability("platforms", env={"OPENML_APIKEY": ""})
+    readme = (ROOT / "README.md").read_text()
+    for name, tested in adapters.TESTED_AGAINST.items():
+        assert f"[tested against: {tested}]" in next(line for line in listed.stdout.splitlines() if line.startswith(name))
+        assert f"| {name} | {tested} |" in readme  # the README's table, kept equal to the one source
+    assert set(adapters.TESTED_AGAINST) == set(adapters.names())
