@@ -231,6 +231,7 @@ class OpenMLStandIn(LoopbackServer):
             run = xmltodict.parse(fields["description"], force_list=LIST)["oml:run"]
             flow_id, task_id = int(run["oml:flow_id"]), int(run["oml:task_id"])
         except Exception as error:  # no description, unparsable or without its mandatory fields
+            self.violations.append(f"run description not valid ({type(error).__name__}: {error})")
             return 412, xml.error(202, f"{type(error).__name__}: {error}")
         if flow_id not in self.flows:
             return 412, xml.error(205)
