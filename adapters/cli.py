@@ -29,8 +29,8 @@ def command_platforms(args):
     for name in adapters.names():
         missing = missing_for(name)
         note = adapters.get(name).mode_note() if not missing else ""
-        print(f"{name:<8} {'ready' if not missing else 'not ready'}{', ' + note if note else ''}"
-              f" [tested against: {adapters.tested_against(name)}]")
+        print(f"{name:<8} {'ready' if not missing else 'not ready'}{', ' + note if note else ''}")
+        print(f"         tested against: {adapters.tested_against(name)}")
         for item in missing:
             print(f"         - {item}")
     return 0

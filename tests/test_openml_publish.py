@@ -172,9 +172,10 @@ def test_each_platform_says_what_its_adapter_was_tested_against(run_store):
     import adapters
     from tests.conftest import ROOT
 
-    listed = portability("platforms", env={"OPENML_APIKEY": ""})
+    listed = portability("platforms", env={"OPENML_APIKEY": ""}).stdout.splitlines()
     readme = (ROOT / "README.md").read_text()
     for name, tested in adapters.TESTED_AGAINST.items():
-        assert f"[tested against: {tested}]" in next(line for line in listed.stdout.splitlines() if line.startswith(name))
+        at = next(k for k, line in enumerate(listed) if line.startswith(f"{name} "))
+        assert listed[at + 1] == f"         tested against: {tested}"
         assert f"| {name} | {tested} |" in readme  # the README's table, kept equal to the one source
     assert set(adapters.TESTED_AGAINST) == set(adapters.names())
