@@ -103,6 +103,8 @@ def explain(error, upload_bytes=None):
                     "the server dropped the request body, most likely because it is over the server's upload "
                     "limit (PHP's post_max_size / upload_max_filesize); ask its operator, or publish a smaller run")
         return f"OpenML ({server}) needs an API key to publish (code 102): set OPENML_APIKEY"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return f"cannot reach the OpenML server ({server}): check the network, or try again later ({type(error).__name__}: {error})"
     code = getattr(error, "code", None)
     said = f"code {code}: {getattr(error, 'message', error)}" if code else f"{type(error).__name__}: {error}"
     advice = ANSWERS.get(code, "OpenML refused the request").format(server=server)
