@@ -22,6 +22,22 @@ REGISTRY = {
     "beat": Platform("adapters.beat", "BeatAdapter", None, None, ("BEAT_TOKEN", "~/.beatrc")),
 }
 
+# what each adapter was tested against, i.e. how sure a result obtained through it is: the one place
+# the report's rows, `portability platforms` and the README's table take it from
+TESTED_AGAINST = {
+    "local": "local",
+    "docker": "real engine (Docker)",
+    "kaggle": "stand-in from the SDK's source",
+    "codalab": "genuine server (CodaLab Worksheets 1.7.5)",
+    "comet": "stand-in from the SDK's source",
+    "openml": "stand-in checked against recorded genuine responses",
+    "beat": "local executor (BEAT's own); remote: stand-in from the SDK's source",
+}
+
+
+def tested_against(name):
+    return TESTED_AGAINST.get(name, "not tested")
+
 
 def names():
     return list(REGISTRY)

@@ -206,6 +206,16 @@ class Adapter(abc.ABC):
         `pushed` is this platform's (handle, run_dir) list. Returns a line for the user, or None."""
         return None
 
+    def learned_facts(self, handle, run_dir, platform):
+        """What the platform said about the run after it ended (e.g. published later, scored), kept in
+        the handle and merged into results.json's `platform` at every pull; `platform` is the run's own."""
+        return {}
+
+    def report_note(self, platform):
+        """What the platform itself holds of the run, for the report (e.g. its published id and own
+        score), from results.json's `platform`; "" when it keeps nothing of its own."""
+        return ""
+
     def setup(self, log):
         """One-time preparation of this machine for the platform (`portability setup NAME`)."""
         log(f"{self.name}: nothing to set up")

@@ -9,6 +9,7 @@ publishes it later.
 import json
 import os
 
+from adapters import store
 from adapters.base import PlatformError
 from adapters.base import Adapter
 from adapters.trains_here import TrainsHere
@@ -63,9 +64,28 @@ class OpenMLAdapter(TrainsHere, Adapter):
         task_id, protocol = settings_from_environment(settings)
         return {"TASK_ID": task_id, "PROTOCOL": protocol}
 
-    def read_back(self, platform):
-        run_id = platform.get("openml_run_id")
-        return {"openml_evaluation": server_evaluation(run_id)} if run_id else None
+    def learned_facts(self, handle, run_dir, platform):
+        """What OpenML said after the run (published later, its evaluation): kept in the handle, which
+        no pull overwrites, and merged into results.json's `platform` at every pull."""
+        facts = dict(handle.details.get("openml") or {})
+        run_id = facts.get("openml_run_id") or platform.get("openml_run_id")
+        if run_id:
+            facts["openml_evaluation"] = server_evaluation(run_id)
+            handle.details["openml"] = facts
+            store.write_handle(run_dir, handle)
+        return facts
+
+    def report_note(self, platform):
+        """Published or not (the OpenML run id, or why not), and OpenML's own pooled accuracy."""
+        if (platform.get("protocol") or "").startswith("holdout"):
+            return "not an OpenML task run (holdout)"
+        if not platform.get("openml_run_id"):
+            return "not published: " + (platform.get("openml_publish_error") or "no API key yet")
+        note = f"published as OpenML run {platform['openml_run_id']}"
+        evaluation = platform.get("openml_evaluation")
+        if isinstance(evaluation, dict) and evaluation.get("predictive_accuracy") is not None:
+            return note + f"; OpenML predictive_accuracy {evaluation['predictive_accuracy']:.2%} (pooled over all rows)"
+        return note + f"; OpenML's evaluation: {evaluation.get('error') if isinstance(evaluation, dict) else 'pending'}"
 
     def before_push(self, pushed, log):
         published = publish_pending(pushed, log)
@@ -73,17 +93,22 @@ class OpenMLAdapter(TrainsHere, Adapter):
 
 
 def server_evaluation(run_id):
-    """The server's predictive_accuracy for a published run, or "pending" until it has computed it."""
+    """The evaluation OpenML's engine stored for a published run (predictive_accuracy, pooled over all
+    prediction rows), as the run's description lists it; "pending" until the engine has scored it."""
     try:
-        run = configure().runs.get_run(run_id, ignore_cache=True)
+        run = configure().runs.get_run(int(run_id), ignore_cache=True)
     except Exception as error:  # openml raises its own and requests' types
-        return {"error": f"{type(error).__name__}: {error}"}
+        from adapters.shims import openml as shim
+
+        return {"error": shim.explain(error)}
     value = (run.evaluations or {}).get("predictive_accuracy")
-    return {"predictive_accuracy": value} if value is not None else "pending"
+    return {"predictive_accuracy": value, "measure": "pooled over all rows (OpenML)"} if value is not None else "pending"
 
 
 def publish_pending(runs, log=print):
-    """Publish every run written offline: the flow first (reused if it exists), then the run."""
+    """Publish every run written offline: the flow first (reused if it exists), then the run. What
+    happened goes into the run's handle (and results.json, which a pull rewrites from the handle); a
+    run OpenML refuses is reported and left pending, and never stops the push that follows."""
     if not os.environ.get("OPENML_APIKEY"):
         return 0
     published = 0
@@ -92,19 +117,30 @@ def publish_pending(runs, log=print):
         if not results_path.is_file():
             continue
         results = results_file.read_json(results_path)
-        pending = results["platform"].get("openml_pending_publish")
-        if not pending or results["platform"].get("openml_run_id"):
+        platform = {**results["platform"], **(handle.details.get("openml") or {})}
+        pending = platform.get("openml_pending_publish")
+        if not pending or platform.get("openml_run_id"):
             continue
         log(f"openml: publishing the offline run of {handle.run_id}")
-        flow, run = publish(run_dir / pending)
-        results["platform"].update(openml_run_id=run.run_id, openml_url=run.openml_url, openml_flow_id=flow.flow_id)
+        try:
+            flow, run = publish(run_dir / pending)
+            facts = dict(openml_run_id=run.run_id, openml_url=run.openml_url, openml_flow_id=flow.flow_id,
+                         openml_pending_publish=None, openml_publish_error=None)
+            published += 1
+        except PlatformError as error:
+            facts = {"openml_publish_error": str(error)}
+            log(f"openml: {error}")
+        handle.details["openml"] = {**(handle.details.get("openml") or {}), **facts}
+        store.write_handle(run_dir, handle)
+        results["platform"].update(facts)
         results_file.write_json(results_path, results)
-        published += 1
     return published
 
 
 def publish(folder):
     """The flow (reused if it exists), then the run saved in `folder` by the bundle."""
+    from adapters.shims import openml as shim
+
     openml = configure()
     try:
         description = json.loads((folder / "flow.json").read_text())
@@ -115,6 +151,7 @@ def publish(folder):
         run.parameter_settings = [{"oml:name": k, "oml:value": v} for k, v in description["parameters"].items()]
         run.publish()
     except Exception as error:
-        raise PlatformError(f"OpenML did not accept the run in {folder} ({type(error).__name__}: "
-                            f"{error}); it stays there: run `portability push openml` again later") from None
+        size = (folder / "predictions.arff").stat().st_size if (folder / "predictions.arff").is_file() else None
+        raise PlatformError(f"OpenML did not accept the run in {folder}: {shim.explain(error, size)}; it stays "
+                            "there: run `portability push openml` again later") from None
     return flow, run

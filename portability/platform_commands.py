@@ -28,6 +28,7 @@ def command_platforms(args):
         missing = missing_for(adapter)
         note = adapter.mode_note() if not missing else ""
         print(f"{name:<8} {'ready' if not missing else 'not ready'}{', ' + note if note else ''}")
+        print(f"         tested against: {adapters.tested_against(name)}")
         for item in missing:
             print(f"         - {item}")
     return 0

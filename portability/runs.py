@@ -187,6 +187,7 @@ class Run:
             raise PlatformError(f"{handle.platform} run {handle.run_id}: its results.json is not a results file "
                                 f"({'; '.join(results_file.problems(results))})")
         results["platform"].update(name=handle.platform, obtained=handle.mode, run_store_id=handle.run_id)
+        results["platform"].update(self.adapter.learned_facts(handle, run_dir, results["platform"]))
         results_file.write_json(staging / "results.json", results)
         for name in OUTPUT_FILES:
             if (staging / name).is_file():

@@ -8,6 +8,7 @@ import pathlib
 from report import answer, codediff, collect, plots, sweeps
 
 LEGEND = ("*executed*: ran on the platform; *emulated*: ran here in an emulation of the platform's runtime; "
+          "*adapter tested against*: what this project's tests ran the adapter against (how sure the row is); "
           "*packaged*: built, not run; *<state>, no result*: pushed, but no results.json came back (see "
           "Problems). \"vs local\" and \"weights = local\" compare only runs with the local run's config and protocol.")
 CV_NOTE = ("Cross-validation rows report the mean over folds of all 70,000 rows (or the task's rows), not a "
@@ -21,7 +22,8 @@ COLUMNS = [("platform", "platform", "str"), ("obtained", "how obtained", "str"),
            ("accuracy", "test accuracy", "pct"), ("target", "target", "pct"), ("verdict", "verdict", "str"),
            ("delta", "vs local", "delta"), ("training_seconds", "training", "s"), ("hardware", "hardware", "str"),
            ("versions", "TF / Keras", "str"), ("same_weights", "weights = local", "bool"),
-           ("images_per_second", "training images/s", "rate")]
+           ("images_per_second", "training images/s", "rate"), ("platform_note", "on the platform", "str"),
+           ("tested_against", "adapter tested against", "str")]
 
 
 def build(runs_root, manifests, out_dir, platforms_dir=codediff.PLATFORMS_DIR):
@@ -74,7 +76,7 @@ def _fmt(value, kind):
 
 def table_cells(row):
     if row["results"] is None:
-        return [row["platform"], row["obtained"]] + ["–"] * (len(COLUMNS) - 2)
+        return [row["platform"], row["obtained"]] + ["–"] * (len(COLUMNS) - 3) + [row["tested_against"]]
     cells = [_fmt(row[key], kind) for key, _, kind in COLUMNS]
     cells[8] = row["verdict"].upper()
     return cells

@@ -80,9 +80,15 @@ def pick_rows(found, platforms_dir, root):
 def empty_row(name, platforms_dir, root):
     pushed = sorted(path for path in (root / name).glob("*") if (path / "status.json").is_file())
     if pushed:  # pushed, but no result (yet): say so, never "packaged"
-        return {"platform": name, "obtained": f"{_state(pushed[-1])}, no result", "results": None}
+        return {"platform": name, "obtained": f"{_state(pushed[-1])}, no result", "results": None,
+                "tested_against": adapters.tested_against(name)}
     return {"platform": name, "obtained": "packaged" if (platforms_dir / name).is_dir() else "not built",
-            "results": None}
+            "results": None, "tested_against": adapters.tested_against(name)}
+
+
+def platform_note(name, platform):
+    """What the platform holds of the run (published id, its own score), said by its adapter."""
+    return adapters.get(name).report_note(platform) if name in adapters.REGISTRY else ""
 
 
 def row_for(name, results, local):
@@ -105,6 +111,9 @@ def row_for(name, results, local):
         "images_per_second": images_per_second(results),
         "device": results.get("throughput", {}).get("device"),
         "folder": results["_folder"],
+        # the mean over folds is ours; a platform's own number (pooled) and record come labelled here
+        "platform_note": platform_note(name, results["platform"]) or None,
+        "tested_against": adapters.tested_against(name),
     }
 
 

@@ -5,8 +5,18 @@ update, experiment start and run status.
     GET  /api/v1/<kind>/?fields=name,hash,description,creation_date   what the platform holds
     POST /api/v1/<kind>/<user>/                                      a new object (JSON)
     PUT  /api/v1/<kind>/<user>/<name>/<version>/                     an update
-    POST /api/v1/experiments/<experiment>/start/                     run it
+    GET  /api/v1/<kind>/<name>/?object_format=string&fields=...      one object (pull, diff)
+    DELETE /api/v1/<kind>/<name>/                                    remove one (rm --remote)
+    POST /api/v1/experiments/<experiment>/start/ (cancel/, reset/)   run it, stop it, forget its results
     GET  /api/v1/experiments/<experiment>/?fields=status,...,results its state, then its results
+    GET  /api/v1/backend/environments/                               the platform's execution environments
+    GET  /                                                           200: what beat.cmdline's tests probe
+
+Aligned with beat.cmdline 1.10.3 (webapi.py, common.py, experiments.py, environments.py and its
+test package, which runs against a platform seeded by beat.web's `install test`: user `user`, token
+`3`, the defaults here). Authentication as Django REST framework's TokenAuthentication answers it:
+401 with {"detail": ...} for a missing or an invalid token. The BEAT platform itself (beat.web)
+cannot be installed here: remote BEAT is tested against this stand-in only.
 
 Objects are checked as the platform would: owned by the token's user, declarations that parse,
 code for algorithms and libraries, every object an experiment needs already pushed, and databases
@@ -20,15 +30,19 @@ import urllib.parse
 
 from tests.standin import LoopbackServer
 
-KINDS = ("dataformats", "libraries", "algorithms", "toolchains", "experiments", "databases")
+KINDS = ("dataformats", "libraries", "algorithms", "toolchains", "experiments", "databases", "protocoltemplates",
+         "plotters")
+ENVIRONMENTS = {"Python 3.11 (BEAT)": {"name": "Python 3.11", "version": "1.10.3", "short_description": "",
+                                      "queues": {"Default": {}}, "languages": ["python"]}}
 FIELDS = {"dataformats": {"name", "declaration"}, "libraries": {"name", "declaration", "code"},
           "algorithms": {"name", "declaration", "code"}, "toolchains": {"name", "declaration"},
           "experiments": {"name", "declaration", "toolchain"}}
 
 
 class BeatStandIn(LoopbackServer):
-    def __init__(self, user, token, outputs, hosted_databases=(), statuses=("Scheduled", "Running", "Done")):
-        self.user, self.token, self.outputs = user, token, outputs
+    def __init__(self, user="user", token="3", outputs=None, hosted_databases=(),
+                 statuses=("Scheduled", "Running", "Done")):
+        self.user, self.token, self.outputs = user, token, outputs or {}
         self.hosted = set(hosted_databases)
         self.statuses = list(statuses)
         self.objects = {kind: {} for kind in KINDS}
@@ -43,14 +57,27 @@ class BeatStandIn(LoopbackServer):
         parsed = urllib.parse.urlparse(request.path)
         parts = [p for p in parsed.path.split("/") if p]
         self.calls.append((request.command, parsed.path))
-        if request.headers.get("Authorization") != f"Token {self.token}":
-            return self.reject(request, 401 if request.headers.get("Authorization") else 403, "Invalid token.")
+        if request.command == "GET" and not parts:
+            return request.reply(200, "<html><body>BEAT platform</body></html>", "text/html; charset=utf-8")
+        authorization = request.headers.get("Authorization")
+        if authorization != f"Token {self.token}":
+            return self.reject(request, 401, "Invalid token." if authorization else
+                               "Authentication credentials were not provided.")
+        if request.command == "GET" and parts == ["api", "v1", "backend", "environments"]:
+            return request.reply(200, ENVIRONMENTS)
         if parts[:2] != ["api", "v1"] or len(parts) < 3 or parts[2] not in KINDS:
             return self.reject(request, 404, f"no such endpoint {parsed.path}")
         kind, rest = parts[2], parts[3:]
         query = urllib.parse.parse_qs(parsed.query)
         if request.command == "GET" and not rest:
             return self.listing(request, kind, query)
+        if request.command == "DELETE" and "/".join(rest) in self.objects[kind]:
+            del self.objects[kind]["/".join(rest)]
+            return request.reply(204, b"")
+        if kind == "experiments" and request.command == "POST" and rest[-1:] in (["cancel"], ["reset"]):
+            return self.stop(request, "/".join(rest[:-1]), rest[-1])
+        if request.command == "GET" and kind != "experiments" and "/".join(rest) in self.objects[kind]:
+            return self.one(request, kind, "/".join(rest), query)
         if request.command == "POST" and rest == [self.user]:
             return self.create(request, kind, json.loads(body))
         if request.command == "PUT" and rest[:1] == [self.user]:
@@ -72,6 +99,8 @@ class BeatStandIn(LoopbackServer):
     def create(self, request, kind, message):
         if request.headers.get("Content-Type", "").split(";")[0] != "application/json":
             return self.reject(request, 400, "not JSON")
+        if kind not in FIELDS:  # databases, protocol templates, plotters: the platform's administrators add them
+            return self.reject(request, 403, f"You do not have permission to perform this action ({kind}).")
         missing = FIELDS.get(kind, {"name"}) - set(message)
         if missing:
             return self.reject(request, 400, f"{kind} without {', '.join(sorted(missing))}")
@@ -110,6 +139,20 @@ class BeatStandIn(LoopbackServer):
             wanted += [("databases", dataset["database"]) for dataset in declaration["datasets"].values()]
         return [f"{kind[:-1]} {message['name']} needs {what[:-1]} {name}, which the platform does not hold"
                 for what, name in wanted if name not in (self.hosted if what == "databases" else self.objects[what])]
+
+    def one(self, request, kind, name, query):
+        """One object, its declaration as a string (object_format=string), the fields asked for."""
+        stored = self.objects[kind][name]
+        fields = [f for f in query.get("fields", [""])[0].split(",") if f]
+        if not fields:
+            return self.reject(request, 400, f"{kind} {name} asked for without fields")
+        request.reply(200, {f: stored.get(f) for f in fields})
+
+    def stop(self, request, name, action):
+        if name not in self.started:
+            return self.reject(request, 404, f"experiment {name} was not started: nothing to {action}")
+        self.started.remove(name)
+        request.reply(200, {})
 
     def start(self, request, name):
         if name not in self.objects["experiments"]:

@@ -42,7 +42,7 @@ class LoopbackServer:
                 except Exception as error:  # an unreadable request is an answer and a violation
                     stand_in.reject(self, 400, f"malformed request ({type(error).__name__}: {error})")
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = dispatch
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = dispatch
 
         return Handler
 
@@ -83,4 +83,5 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":  # a HEAD answer is the headers of the GET answer
+            self.wfile.write(payload)

@@ -2,7 +2,6 @@
 the tree stays true: no package imports one above it, no second command line, modules stay small."""
 
 import ast
-import pathlib
 import subprocess
 import sys
 

@@ -61,6 +61,13 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
         assert rows[name]["verdict"] == "pass" and rows[name]["delta"] == 0 and rows[name]["same_weights"] is True
     assert rows["openml"]["protocol"] == "10-fold CV" and rows["openml"]["verdict"] == "fail"
     assert rows["openml"]["delta"] is None  # another protocol and target: not compared with local
+    assert rows["openml"]["platform_note"] == "not published: no API key yet"  # an offline run is not a published one
+    import adapters
+
+    for name, row in rows.items():  # how sure each row is, from the one place that says it
+        assert row["tested_against"] == adapters.TESTED_AGAINST[name]
+    assert rows["openml"]["tested_against"] == "stand-in checked against recorded genuine responses"
+    assert "stand-in checked against recorded genuine responses" in (root / "out2" / "report.md").read_text()
     assert any("damaged-run: results.json unreadable" in p for p in data["problems"])
     assert any("partial-run: results.json incomplete" in p for p in data["problems"])
     repro = data["reproducibility"]
@@ -160,7 +167,7 @@ def test_html_renders_in_headless_chromium(store, tmp_path):
     rendered = json.loads(html.unescape(dom.stdout.split('<pre id="checks">')[1].split("</pre>")[0]))
     # one side-by-side table per changed code file: each shim, Kaggle's single-file loader, and BEAT's
     # shim, view, two blocks and library loader
-    assert rendered == {"rows": 7, "cells": 15, "images": [True, True, True], "diffs": 11, "changes": 6}, dom.stderr[-2000:]
+    assert rendered == {"rows": 7, "cells": 17, "images": [True, True, True], "diffs": 11, "changes": 6}, dom.stderr[-2000:]
     shot = ROOT / "results" / "test-artifacts" / "report.png"  # kept for a person to look at
     shot.parent.mkdir(parents=True, exist_ok=True)
     done = chromium("--window-size=1400,2400", f"--screenshot={shot}", (root / "out" / "report.html").as_uri(),

@@ -100,7 +100,7 @@ def test_openml_stand_in_rejects(openml):
     code, body = send(f"{base}/flow/exists", "POST", b"name=x&api_key=wrong", {"Content-Type": "application/x-www-form-urlencoded"})
     assert code == 412 and b"Authentication failed" in body
     code, body = send(f"{base}/run/", "POST", b"api_key=test-key&description=%3Cnot-xml", {"Content-Type": "application/x-www-form-urlencoded"})
-    assert code == 400 and b"malformed request" in body and "malformed request" in openml.violations[-1]
+    assert code == 412 and b"<oml:code>202</oml:code>" in body and "run description" in openml.violations[-1]
 
 
 def test_codalab_stand_in_rejects():
@@ -121,3 +121,32 @@ def test_codalab_stand_in_rejects():
         code, body = send(f"{base}/rest/oauth2/token", "POST", b"grant_type=password&username=tester&password=nope",
                           {"Content-Type": "application/x-www-form-urlencoded"})
         assert code == 401 and b"Invalid username or password" in body
+
+
+def beat_get(server, path, token="3", method="GET"):
+    answer = send(server.url + path, method, headers={"Authorization": f"Token {token}"} if token else {})
+    return answer[0], json.loads(answer[1] or b"null")
+
+
+def test_beat_stand_in_answers_what_beat_cmdline_and_its_tests_expect():
+    """The platform beat.cmdline 1.10.3's tests run against (beat.web's `install test`: user `user`,
+    token `3`): the root answers 200, DRF's token errors, the environments, objects one by one."""
+    from tests.beat_server import BeatStandIn
+
+    with BeatStandIn() as server:
+        assert send(server.url + "/")[0] == 200  # beat.cmdline.test probes the platform's root
+        assert beat_get(server, "/api/v1/dataformats/?fields=name,hash", token=None) == (
+            401, {"detail": "Authentication credentials were not provided."})
+        assert beat_get(server, "/api/v1/dataformats/?fields=name,hash", token="4") == (401, {"detail": "Invalid token."})
+        assert len(server.violations) == 2  # each refusal is recorded
+        server.violations.clear()
+        status, environments = beat_get(server, "/api/v1/backend/environments/")
+        assert status == 200 and all({"name", "version", "queues"} <= set(e) for e in environments.values())
+        assert beat_get(server, "/api/v1/protocoltemplates/?fields=name,hash") == (200, [])
+        server.objects["dataformats"]["user/digits/1"] = {"name": "digits", "declaration": "{}", "hash": "ab"}
+        assert beat_get(server, "/api/v1/dataformats/user/digits/1/?object_format=string&fields=declaration,hash") == (
+            200, {"declaration": "{}", "hash": "ab"})
+        assert beat_get(server, "/api/v1/dataformats/user/digits/1/", method="DELETE")[0] == 204
+        assert server.objects["dataformats"] == {} and server.violations == []
+        assert beat_get(server, "/api/v1/experiments/user/t/1/e/cancel/", method="POST")[0] == 404
+        assert "nothing to cancel" in server.violations[-1]

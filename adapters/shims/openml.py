@@ -40,11 +40,13 @@ def load_task():
     try:
         task = openml.tasks.get_task(TASK_ID, download_splits=PROTOCOL == "cv", download_data=True,
                                      download_qualities=False)
-        features, target, _, _ = task.get_dataset().get_data(target=task.target_name)
+        features, target = read_data(task)
     except requests.exceptions.ConnectionError as error:
         raise SystemExit(f"cannot reach the OpenML server ({openml.config.server}) for task {TASK_ID}: "
                          f"{type(error).__name__}. The task's data comes from there: connect to the internet, "
                          "or set OPENML_CACHE_DIR to an OpenML cache that holds it") from None
+    except openml.exceptions.OpenMLServerError as error:
+        raise SystemExit(explain(error)) from None
     pixels = features.to_numpy(dtype="float64")
     side = math.isqrt(pixels.shape[1])
     if side * side != pixels.shape[1]:
@@ -52,6 +54,61 @@ def load_task():
     images = pixels.round().clip(0, 255).astype("uint8").reshape(-1, side, side, 1)
     labels = numpy.array([task.class_labels.index(str(value)) for value in target], dtype="int64")
     return task, images, labels
+
+
+def read_data(task):
+    """The task's features and target. A server may advertise a parquet URL it does not serve: the
+    client then saves the error page as the parquet file; that file is removed and the data set's
+    ARFF read instead (OPENML_SKIP_PARQUET=true), and the run says so."""
+    dataset = task.get_dataset()
+    try:
+        features, target, _, _ = dataset.get_data(target=task.target_name)
+        DETAILS["data_file"] = "parquet" if dataset.parquet_file else "ARFF"
+        return features, target
+    except Exception as error:  # pyarrow's errors, wrapped by the client in a bare Exception
+        if not dataset.parquet_file or os.environ.get("OPENML_SKIP_PARQUET", "").lower() == "true":
+            raise
+        cause = error.__cause__ or error
+        print(f"OpenML: the data set's parquet file ({dataset._parquet_url}) is not readable "
+              f"({type(cause).__name__}: {str(cause).splitlines()[0][:200]}); reading its ARFF instead "
+              "(OPENML_SKIP_PARQUET=true)", flush=True)
+        pathlib.Path(dataset.parquet_file).unlink(missing_ok=True)
+        os.environ["OPENML_SKIP_PARQUET"] = "true"
+        features, target, _, _ = openml.datasets.get_dataset(task.dataset_id, download_data=True).get_data(
+            target=task.target_name)
+        DETAILS["data_file"] = "ARFF (the server's parquet file was not readable)"
+        return features, target
+
+
+# what OpenML's error codes mean for this run, and what to do (the server's own message follows)
+ANSWERS = {
+    103: "OpenML rejected the API key: set OPENML_APIKEY to your key for {server} (openml.org > your profile > API key)",
+    151: "OpenML ({server}) has no such task: set PORTABILITY_OPENML_TASK to an existing task id",
+    171: "OpenML already holds this flow (same name and external version) but did not report it as existing: "
+         "push again to reuse it",
+    273: "OpenML has not processed the task's data set yet (its features are not computed): try again later",
+    542: "OpenML has no evaluation for this run yet: its evaluation engine has not scored it; pull again later",
+}
+
+
+def explain(error, upload_bytes=None):
+    """One line for an error of the openml client: what the server answered (its code and message) and
+    what to do. Code 102 ("no API key received") to an upload that carried one means the server dropped
+    the body, as PHP does above its upload limit: the size is said, not the credentials blamed."""
+    server = openml.config.server
+    if isinstance(error, openml.exceptions.OpenMLNotAuthorizedError) or getattr(error, "code", None) == 102:
+        if openml.config.apikey:
+            size = f"an upload of {upload_bytes / 1e6:.1f} MB" if upload_bytes else "the request"
+            return (f"OpenML ({server}) answered code 102 (no API key received) to {size} that carried one: "
+                    "the server dropped the request body, most likely because it is over the server's upload "
+                    "limit (PHP's post_max_size / upload_max_filesize); ask its operator, or publish a smaller run")
+        return f"OpenML ({server}) needs an API key to publish (code 102): set OPENML_APIKEY"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return f"cannot reach the OpenML server ({server}): check the network, or try again later ({type(error).__name__}: {error})"
+    code = getattr(error, "code", None)
+    said = f"code {code}: {getattr(error, 'message', error)}" if code else f"{type(error).__name__}: {error}"
+    advice = ANSWERS.get(code, "OpenML refused the request").format(server=server)
+    return f"{advice} ({said})"
 
 
 def canonical_check(settings, images, labels):
@@ -193,11 +250,20 @@ def flow_description(settings):
         name=f"portability.keras.{settings.model}",
         description=f"Keras CNN '{settings.model}' of the portability suite, trained with {settings.optimizer}.",
         parameters=parameters,
-        parameters_meta_info={k: {"description": k.replace("_", " "), "data_type": type(v).__name__}
-                              for k, v in settings.to_dict().items() if k in parameters},
-        external_version=f"portability==0.1.0,keras=={keras.__version__}",
+        parameters_meta_info={k: {"description": k.replace("_", " "), "data_type": declared_type(k)} for k in parameters},
+        # flow==2: data types as declared (version 0.1.0's flows took them from the values: NoneType)
+        external_version=f"portability==0.1.0,flow==2,keras=={keras.__version__}",
         language="English", dependencies=f"keras=={keras.__version__}, tensorflow, numpy",
         tags=["portability", "keras"])
+
+
+def declared_type(name):
+    """A setting's type as the config declares it ("int | None"), never the type of this run's value:
+    the flow is reused across runs, and OpenML refuses a flow whose parameter types changed."""
+    from core import config
+
+    kind = config.FIELDS[name].type
+    return kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
 
 
 def upload(settings, task, rows, summary, out_dir):
@@ -222,7 +288,8 @@ def upload(settings, task, rows, summary, out_dir):
             summary["platform"].update(openml_run_id=run.run_id, openml_url=run.openml_url,
                                        openml_flow_id=flow.flow_id, openml_pending_publish=None)
         except Exception as error:  # the computed run stays on disk for a later publish
-            summary["platform"]["openml_publish_error"] = f"{type(error).__name__}: {error}"
-            print(f"OpenML did not accept the run ({error}); it is saved in openml-run/: "
+            why = explain(error, (run_dir / "predictions.arff").stat().st_size)
+            summary["platform"]["openml_publish_error"] = why
+            print(f"OpenML did not accept the run: {why}. It is saved in openml-run/: "
                   "`portability push openml` publishes it later")
     core_results.write_json(out_dir / "results.json", summary)
