@@ -9,7 +9,7 @@ publishes it later.
 import json
 import os
 
-from adapters import store
+from adapters.handle import write_handle
 from adapters.base import PlatformError
 from adapters.base import Adapter
 from adapters.trains_here import TrainsHere
@@ -72,7 +72,7 @@ class OpenMLAdapter(TrainsHere, Adapter):
         if run_id:
             facts["openml_evaluation"] = server_evaluation(run_id)
             handle.details["openml"] = facts
-            store.write_handle(run_dir, handle)
+            write_handle(run_dir, handle)
         return facts
 
     def report_note(self, platform):
@@ -131,7 +131,7 @@ def publish_pending(runs, log=print):
             facts = {"openml_publish_error": str(error)}
             log(f"openml: {error}")
         handle.details["openml"] = {**(handle.details.get("openml") or {}), **facts}
-        store.write_handle(run_dir, handle)
+        write_handle(run_dir, handle)
         results["platform"].update(facts)
         results_file.write_json(results_path, results)
     return published

@@ -5,37 +5,17 @@ process, another day), config.json, status.json (the history of states) and, onc
 in, results.json, the models and log.txt. Every JSON file is written by one atomic writer.
 """
 
-import dataclasses
-import json
 import os
 import pathlib
 import time
 
+from adapters.handle import Handle, read_handle, write_handle  # noqa: F401 (the store's handles)
 from core import results as results_file
 from core.errors import UserError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 STATES = ("submitting", "queued", "running", "completed", "failed", "cancelled", "unknown")
 TERMINAL = ("completed", "failed", "cancelled")
-
-
-@dataclasses.dataclass
-class Handle:
-    """A run as plain data. `mode` says how its results are obtained: executed or emulated."""
-
-    platform: str
-    run_id: str
-    bundle_hash: str
-    mode: str = "executed"
-    remote_id: str | None = None
-    details: dict = dataclasses.field(default_factory=dict)
-
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_json(cls, text):
-        return cls(**json.loads(text))
 
 
 def runs_root():
@@ -54,19 +34,6 @@ def new_run_dir(platform, run_id):
         except FileExistsError:
             number += 1
             candidate = f"{run_id}-{number}"
-
-
-def read_handle(run_dir):
-    path = pathlib.Path(run_dir) / "handle.json"
-    try:
-        return Handle.from_json(path.read_text())
-    except (ValueError, TypeError) as error:
-        raise UserError(f"{path} is damaged ({type(error).__name__}): this run cannot be followed; "
-                        "delete its folder if it is of no use") from None
-
-
-def write_handle(run_dir, handle):
-    results_file.write_json(pathlib.Path(run_dir) / "handle.json", json.loads(handle.to_json()))
 
 
 def status_history(run_dir):
