@@ -72,6 +72,7 @@ def copy_work_outputs(run_dir, target):
 
 class Adapter(abc.ABC):
     name = ""
+    title = ""  # the platform's name as it writes it (OpenML, CodaLab); default: the name capitalized
     tool = None  # (command, how to install it) for a platform driven through a CLI
     code_dir = ""  # where experiment.py, shim.py, config.json and core/ sit in the bundle
     single_file = False  # the platform runs one file: the bundle travels inside experiment.py
@@ -86,7 +87,7 @@ class Adapter(abc.ABC):
     option_specs = ()  # the platform's options (adapters.options.Option), as constructor arguments
 
     def __init__(self, **platform_options):
-        self.platform_options = options.resolve(self.name, self.option_specs, platform_options)
+        self.platform_options = options.resolve(self.name, self.option_specs, platform_options, self.title)
         self._missing = None
 
     def missing(self):

@@ -9,9 +9,9 @@ publishes it later.
 import json
 import os
 
+from adapters.base import Adapter, PlatformError
 from adapters.handle import write_handle
-from adapters.base import PlatformError
-from adapters.base import Adapter
+from adapters.options import Option
 from adapters.trains_here import TrainsHere
 from core import results as results_file
 from core.errors import UsageError
@@ -20,11 +20,9 @@ TASKS = {"mnist": 3573, "fashion-mnist": 146825}
 PROTOCOLS = ("cv", "holdout")
 
 
-def settings_from_environment(settings):
-    protocol = os.environ.get("PORTABILITY_OPENML_PROTOCOL", "cv")
-    if protocol not in PROTOCOLS:
-        raise UsageError(f"unknown OpenML protocol {protocol!r}: valid ones are {', '.join(PROTOCOLS)}")
-    task = os.environ.get("PORTABILITY_OPENML_TASK") or TASKS.get(settings.dataset)
+def task_and_protocol(platform_options, config):
+    protocol = platform_options["protocol"]
+    task = platform_options["task"] or TASKS.get(config.dataset)
     if task is None:
         raise UsageError("your own data set runs on OpenML as a task: set PORTABILITY_OPENML_TASK to an "
                          "image-like classification task id")
@@ -43,9 +41,12 @@ def configure():
 
 class OpenMLAdapter(TrainsHere, Adapter):
     name = "openml"
+    title = "OpenML"
     emulation_variables = ("OPENML_",)
     runs_with_own_credentials = True
     kept_folder = "openml-run"  # the run as OpenML files, until it is published
+    option_specs = (Option("task", None, "the OpenML task id (default: the built-in data set's task)"),
+                    Option("protocol", "cv", "the task's cross-validation, or one holdout split", choices=PROTOCOLS))
     helper_groups = {"load_task": "data access", "canonical_check": "data access", "subset": "data access",
                      "fold_predictions": "result upload", "combine_folds": "result upload",
                      "flow_description": "result upload", "upload": "result upload"}
@@ -61,7 +62,7 @@ class OpenMLAdapter(TrainsHere, Adapter):
             "offline (set OPENML_APIKEY from openml.org > your profile > API key, to publish)"
 
     def slots(self, settings):
-        task_id, protocol = settings_from_environment(settings)
+        task_id, protocol = task_and_protocol(self.platform_options, settings)
         return {"TASK_ID": task_id, "PROTOCOL": protocol}
 
     def learned_facts(self, handle, run_dir, platform):

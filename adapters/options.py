@@ -28,7 +28,7 @@ class Option:
         return f"PORTABILITY_{platform.upper()}_{self.name.upper()}"
 
 
-def resolve(platform, declared, given):
+def resolve(platform, declared, given, title=None):
     """{name: value} for every declared option; UsageError for an unknown or invalid one."""
     known = {option.name: option for option in declared}
     unknown = sorted(set(given) - set(known))
@@ -41,11 +41,11 @@ def resolve(platform, declared, given):
         source = "option"
         if value is None and os.environ.get(option.variable(platform)) is not None:
             value, source = os.environ[option.variable(platform)], option.variable(platform)
-        values[name] = option.default if value is None else _checked(platform, option, value, source)
+        values[name] = option.default if value is None else _checked(title or platform.capitalize(), platform, option, value, source)
     return values
 
 
-def _checked(platform, option, value, source):
+def _checked(title, platform, option, value, source):
     if option.boolean:
         if isinstance(value, bool):
             return value
@@ -56,6 +56,6 @@ def _checked(platform, option, value, source):
     value = str(value)
     if option.choices and value not in option.choices:
         label = option.label or option.name.replace("_", " ")
-        raise UsageError(f"unknown {platform.capitalize()} {label} {value!r}: valid ones are {', '.join(option.choices)}"
+        raise UsageError(f"unknown {title} {label} {value!r}: valid ones are {', '.join(option.choices)}"
                          + (f" (from {source})" if source != "option" else ""))
     return value

@@ -93,7 +93,8 @@ def platform_options(args, platforms):
             if value is None:
                 continue
             if list(platforms) != [name]:
-                raise UsageError(f"{option.flag} is {name.capitalize()}'s: use it with the {name} platform alone")
+                title = adapters.adapter_class(name).title or name.capitalize()
+                raise UsageError(f"{option.flag} is {title}'s: use it with the {name} platform alone")
             chosen.setdefault(name, {})[option.name] = value
     return chosen
 
