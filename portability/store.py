@@ -9,7 +9,7 @@ import os
 import pathlib
 import time
 
-from adapters.handle import Handle, read_handle, write_handle  # noqa: F401 (the store's handles)
+from adapters.handle import Handle, read_handle, write_handle  # noqa: F401 (the store keeps them)
 from core import results as results_file
 from core.errors import UserError
 

@@ -19,7 +19,7 @@ from core import results as results_file
 from portability import store
 from portability.grid import computes_here
 from portability.progress import Progress, _duration
-from portability.sweep_cells import STOP, cell_runs, dask_client, run_cell, run_remote_cell, store_cell_run, sweeps_root
+from portability.sweep_cells import STOP, cell_runs, dask_client, describe_engine, run_cell, run_remote_cell, store_cell_run, sweeps_root
 
 
 def runs_root():
@@ -118,6 +118,8 @@ def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.
     progress = Progress(manifest.folder.name, len(cells), len(done), workers, stream)
     _before_push(there, by_platform)
     with (dask_client(scheduler, workers) if here else contextlib.nullcontext()) as client:
+        if client is not None:
+            print(describe_engine(client, scheduler, threads), file=stream, flush=True)
         if client is not None and scheduler:
             progress.parallel = max(1, len(client.scheduler_info().get("workers", {})))
         _execute(client, here, there, manifest, progress, timeout, by_platform)

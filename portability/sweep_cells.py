@@ -111,7 +111,8 @@ def run_remote_cell(adapter, cell, sweep_name, timeout):
 
 @contextlib.contextmanager
 def dask_client(scheduler=None, workers=1):
-    """A client of the given scheduler, or of a LocalCluster of `workers` processes, one cell each."""
+    """A client of the given scheduler, or of a LocalCluster of `workers` processes, one cell each, its
+    dashboard on a free port of 127.0.0.1."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
@@ -123,6 +124,22 @@ def dask_client(scheduler=None, workers=1):
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
+
+
+def describe_engine(client, scheduler, threads):
+    """The line a Dask user looks for: the engine, its workers and threads, the dashboard's address."""
+    workers = client.scheduler_info().get("workers", {})
+    where = f"the scheduler at {scheduler}" if scheduler else "a LocalCluster on this machine"
+    link = client.dashboard_link if _dashboard_served(client) else "none (install bokeh to get one)"
+    return (f"Dask: {where}, {len(workers)} worker process(es), {threads} TensorFlow thread(s) per cell; "
+            f"dashboard: {link}")
+
+
+def _dashboard_served(client):
+    try:
+        return bool(client.scheduler_info().get("services", {}).get("dashboard"))
+    except Exception:  # an old scheduler: the link may still work
+        return True

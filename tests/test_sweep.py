@@ -52,6 +52,9 @@ def test_a_grid_on_a_local_cluster_of_two_workers(tiny_npz, run_store, tmp_path)
         results[cell["id"]] = run["weights_sha256"]
     assert len(set(results.values())) == 4  # four configs, four different sets of weights
     assert "sweep tiny-" in done.stderr and "4 done" in done.stderr
+    engine = next(line for line in done.stderr.splitlines() if line.startswith("Dask: "))
+    assert "a LocalCluster on this machine, 2 worker process(es), 1 TensorFlow thread(s)" in engine
+    assert "dashboard: http://127.0.0.1:" in engine and engine.endswith("/status")  # loopback only
     assert "4 of 4 cells done, 0 failed" in done.stdout and "verdict vs local" in done.stdout
 
     again = portability("sweep", path)  # complete cells are skipped: no new run
