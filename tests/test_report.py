@@ -144,7 +144,9 @@ window.addEventListener("load", () => { document.getElementById("checks").textCo
   cells: document.querySelectorAll("#results tbody tr:first-child td").length,
   images: [...document.images].map(i => i.complete && i.naturalWidth > 100),
   diffs: document.querySelectorAll("table.diff").length,
-  changes: document.querySelectorAll("#code-changes tbody tr").length}); });
+  changes: document.querySelectorAll("#code-changes tbody tr").length,
+  answer: document.querySelectorAll("#answer-table tbody tr").length,
+  answer_in_first_screen: document.getElementById("answer-table").getBoundingClientRect().bottom < 900}); });
 </script></body>"""
 
 
@@ -167,7 +169,8 @@ def test_html_renders_in_headless_chromium(store, tmp_path):
     rendered = json.loads(html.unescape(dom.stdout.split('<pre id="checks">')[1].split("</pre>")[0]))
     # one side-by-side table per changed code file: each shim, Kaggle's single-file loader, and BEAT's
     # shim, view, two blocks and library loader
-    assert rendered == {"rows": 7, "cells": 17, "images": [True, True, True], "diffs": 11, "changes": 6}, dom.stderr[-2000:]
+    assert rendered == {"rows": 7, "cells": 17, "images": [True, True, True], "diffs": 11, "changes": 6,
+                        "answer": 7, "answer_in_first_screen": True}, dom.stderr[-2000:]
     shot = ROOT / "results" / "test-artifacts" / "report.png"  # kept for a person to look at
     shot.parent.mkdir(parents=True, exist_ok=True)
     done = chromium("--window-size=1400,2400", f"--screenshot={shot}", (root / "out" / "report.html").as_uri(),
