@@ -6,6 +6,8 @@ The kernel reads the attached public data set from /kaggle/input (found by searc
 against the canonical files, and writes results.json, the models and a log to /kaggle/working.
 """
 
+import contextlib
+import io
 import json
 import os
 import pathlib
@@ -16,7 +18,8 @@ import tempfile
 
 import adapters
 from adapters import bundle
-from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, explain
+from adapters import kaggle_outputs
+from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, State, explain
 from core import config as configuration, datasets, redact
 from core.errors import UsageError
 
@@ -26,32 +29,67 @@ CSV_FILES = {"mnist": ("mnist_train.csv", "mnist_test.csv"),
 KERNEL_TYPES = ("script", "notebook")
 ACCELERATORS = {"none": None, "gpu-t4": "NvidiaTeslaT4", "gpu-p100": "NvidiaTeslaP100", "tpu": "TpuV38"}
 PLACEHOLDER_OWNER = "your-kaggle-username"
+OUTPUT_NAMES = ("results.json", "model.h5", "model.keras", "log.txt")
 STATES = {"QUEUED": "queued", "NEW_SCRIPT": "queued", "RUNNING": "running", "COMPLETE": "completed",
-          "ERROR": "failed", "CANCEL_REQUESTED": "cancelled", "CANCEL_ACKNOWLEDGED": "cancelled"}
+          "ERROR": "failed", "CANCEL_REQUESTED": "cancelling", "CANCEL_ACKNOWLEDGED": "cancelled"}
 
-CREDENTIALS_HINT = ("check KAGGLE_USERNAME and KAGGLE_KEY, or ~/.kaggle/kaggle.json (a new token from "
-                    "kaggle.com > Settings > API)")
+KEY_HINT = ("check KAGGLE_USERNAME and KAGGLE_KEY, or ~/.kaggle/kaggle.json (a new token from "
+            "kaggle.com > Settings > API)")
+TOKEN_HINT = ("the access token from {source} is expired or revoked: create a new one at kaggle.com > Settings > "
+              "API and put it in KAGGLE_API_TOKEN or ~/.kaggle/access_token")
 
 
 def slugify(title):
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
+def access_token():
+    """(token, where it was found) as kaggle 2.x looks for it first: KAGGLE_API_TOKEN (the token, or a
+    file holding it), then ~/.kaggle/access_token(.txt); (None, None) without one."""
+    value = os.environ.get("KAGGLE_API_TOKEN", "").strip()
+    candidates = [(value, "KAGGLE_API_TOKEN")] if value else []
+    candidates += [(str(pathlib.Path.home() / ".kaggle" / name), f"~/.kaggle/{name}")
+                   for name in ("access_token", "access_token.txt")]
+    for candidate, source in candidates:
+        path = pathlib.Path(candidate)
+        try:
+            token = path.read_text().strip() if path.is_file() else (candidate if source == "KAGGLE_API_TOKEN" else "")
+        except OSError:
+            token = ""
+        if token:
+            redact.add_secret(token)
+            return token, source
+    return None, None
+
+
 def credentials():
-    """(username, how it was found) from the environment or kaggle.json; (None, None) if absent."""
-    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
-        return os.environ["KAGGLE_USERNAME"], "KAGGLE_USERNAME/KAGGLE_KEY"
-    if os.environ.get("KAGGLE_API_TOKEN"):
-        return os.environ.get("KAGGLE_USERNAME"), "KAGGLE_API_TOKEN"
+    """(username or None, how the credentials were found) from the environment, an access token or
+    kaggle.json; (None, None) if there are none. A token alone names no user: the SDK asks Kaggle."""
     folder = pathlib.Path(os.environ.get("KAGGLE_CONFIG_DIR") or pathlib.Path.home() / ".kaggle")
     try:
         values = json.loads((folder / "kaggle.json").read_text())
-        if values.get("username") and values.get("key"):
-            redact.add_secret(values["key"])
-            return values["username"], str(folder / "kaggle.json")
     except (OSError, ValueError):
-        pass
+        values = {}
+    values = values if isinstance(values, dict) else {}
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return os.environ["KAGGLE_USERNAME"], "KAGGLE_USERNAME/KAGGLE_KEY"
+    token_source = access_token()[1]
+    if token_source:
+        return os.environ.get("KAGGLE_USERNAME") or values.get("username"), token_source
+    if values.get("username") and values.get("key"):
+        redact.add_secret(values["key"])
+        return values["username"], str(folder / "kaggle.json")
     return None, None
+
+
+def credentials_hint(api=None):
+    """What to check when Kaggle refuses: the access token the SDK signed in with (it tries one first),
+    or the user name and key."""
+    method = api.config_values.get("auth_method") if api is not None else None
+    source = access_token()[1]
+    if source and method in (None, "ACCESS_TOKEN"):
+        return TOKEN_HINT.format(source=source)
+    return KEY_HINT
 
 
 class KaggleAdapter(Adapter):
@@ -63,6 +101,7 @@ class KaggleAdapter(Adapter):
     helper_groups = {"find_csv": "data access", "read_csv_table": "data access", "Tee": "result upload"}
 
     def __init__(self):
+        self._api = None  # one authenticated SDK client per adapter
         self.kernel_type = os.environ.get("PORTABILITY_KAGGLE_KERNEL_TYPE") or "script"
         if self.kernel_type not in KERNEL_TYPES:
             raise UsageError(f"unknown Kaggle kernel type {self.kernel_type!r}: valid ones are {', '.join(KERNEL_TYPES)}")
@@ -86,8 +125,14 @@ class KaggleAdapter(Adapter):
             return f"{PLACEHOLDER_OWNER}/{slugify(self.title(settings))}"
         if os.environ.get("PORTABILITY_KAGGLE_KERNEL"):
             return os.environ["PORTABILITY_KAGGLE_KERNEL"]
-        owner = credentials()[0] or PLACEHOLDER_OWNER
+        owner = credentials()[0] or self.token_owner() or PLACEHOLDER_OWNER
         return f"{owner}/{slugify(self.title(settings))}"
+
+    def token_owner(self):
+        """The user an access token belongs to, as the SDK learns it from Kaggle (IntrospectToken)."""
+        if access_token()[0] is None or self.check():
+            return None
+        return self.api().config_values.get("username")
 
     def title(self, settings):
         return f"Portability {settings.preset or settings.model + ' ' + pathlib.Path(settings.dataset).name}"
@@ -159,15 +204,27 @@ class KaggleAdapter(Adapter):
 
     # lifecycle ----------------------------------------------------------------------------
     def api(self):
+        """An authenticated SDK client. The SDK ends the process (SystemExit) when no credentials work,
+        after printing its help: that becomes one line naming what was rejected."""
         if self.check():
             raise MissingCredentials("; ".join(self.check()))
+        if self._api is not None:
+            return self._api
         _use_endpoint_override()
+        printed = io.StringIO()
         try:
-            from kaggle.api.kaggle_api_extended import KaggleApi
+            with contextlib.redirect_stdout(printed):
+                from kaggle.api.kaggle_api_extended import KaggleApi
+
+                api = KaggleApi()
+                api.authenticate()
         except ImportError:
             raise MissingSDK(adapters.install_hint(self.name)) from None
-        api = KaggleApi()
-        api.authenticate()
+        except SystemExit:
+            raise PlatformError(f"Kaggle rejected the credentials (sign-in): {credentials_hint()}") from None
+        except Exception as error:  # the token's introspection raises requests' types
+            raise explain("Kaggle", "sign-in", error, credentials_hint()) from None
+        self._api = api
         return api
 
     def submit(self, handle, run_dir):
@@ -175,10 +232,11 @@ class KaggleAdapter(Adapter):
         if metadata["id"].startswith(PLACEHOLDER_OWNER + "/"):
             raise MissingCredentials("the kernel id has no Kaggle user name: set KAGGLE_USERNAME or "
                                      "PORTABILITY_KAGGLE_KERNEL=owner/slug")
+        api = self.api()
         try:
-            response = self.api().kernels_push(str(run_dir / "bundle"))
+            response = api.kernels_push(str(run_dir / "bundle"))
         except Exception as error:  # the SDK raises requests and ValueError types
-            raise explain("Kaggle", "push", error, CREDENTIALS_HINT) from None
+            raise explain("Kaggle", "push", error, credentials_hint(self._api)) from None
         if response.error:
             raise PlatformError(f"Kaggle refused the push: {response.error}")
         invalid = response.invalid_dataset_sources or response.invalid_tags
@@ -188,22 +246,34 @@ class KaggleAdapter(Adapter):
         handle.details.update(url=response.url, version=response.version_number, ref=response.ref)
 
     def status(self, handle, run_dir):
+        api = self.api()
         try:
-            response = self.api().kernels_status(handle.remote_id)
+            response = api.kernels_status(handle.remote_id)
+        except KeyError as error:  # the SDK's status enum raises on a value it does not know
+            import kaggle
+
+            return State("unknown", f"Kaggle reports the status {error.args[0]!r}, which kaggle {kaggle.__version__} "
+                                    "does not know: see the kernel on kaggle.com, or upgrade kaggle")
         except Exception as error:
-            raise explain("Kaggle", "status", error, CREDENTIALS_HINT) from None
+            raise explain("Kaggle", "status", error, credentials_hint(self._api)) from None
         name = getattr(response.status, "name", str(response.status))
+        state = STATES.get(name, "unknown")
         if response.failure_message:
             handle.details["failure_message"] = response.failure_message
-        return STATES.get(name, "unknown")
+            return State(state, f"Kaggle: {response.failure_message}")
+        if state == "cancelling":
+            return State(state, "Kaggle: cancel requested, the kernel is stopping")
+        return state
 
     def fetch_outputs(self, handle, run_dir, target):
+        api = self.api()
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                self.api().kernels_output(handle.remote_id, tmp, force=True, quiet=True)
+                api.kernels_output(handle.remote_id, tmp, force=True, quiet=True)
             except Exception as error:
-                raise explain("Kaggle", "output download", error, CREDENTIALS_HINT) from None
-            for name in ("results.json", "model.h5", "model.keras", "log.txt"):
+                raise explain("Kaggle", "output download", error, credentials_hint(self._api)) from None
+            kaggle_outputs.check_downloads(pathlib.Path(tmp), OUTPUT_NAMES)
+            for name in OUTPUT_NAMES:
                 if (pathlib.Path(tmp) / name).is_file():
                     shutil.copyfile(pathlib.Path(tmp) / name, target / name)
             kernel_log = pathlib.Path(tmp) / f"{handle.remote_id.split('/')[1]}.log"

@@ -8,6 +8,7 @@ import json
 import adapters
 from adapters import store
 from core import results as results_file
+from core.errors import UserError
 
 RANK = {"executed": 2, "emulated": 1}
 COMPARED_CONFIG = ("dataset", "model", "epochs", "optimizer", "learning_rate", "batch_size", "seed",
@@ -26,7 +27,8 @@ def collect():
         if not (path / "results.json").is_file():
             state = _state(path)
             if state not in ("queued", "running", "submitting"):
-                problems.append(f"{where}: no results.json (state: {state})")
+                said = _detail(path)
+                problems.append(f"{where}: no results.json (state: {state}{': ' + said if said else ''})")
             continue
         try:
             results = results_file.read_json(path / "results.json")
@@ -47,6 +49,14 @@ def _state(path):
         return store.last_state(path) if (path / "status.json").is_file() else "no status"
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return "status.json unreadable"
+
+
+def _detail(path):
+    """What the platform (or the tool) last said about a run in its status.json, e.g. a failure message."""
+    try:
+        return next((entry["detail"] for entry in reversed(store.status_history(path)) if entry.get("detail")), None)
+    except (OSError, ValueError, UserError):  # a damaged status.json: _state says so already
+        return None
 
 
 def config_key(results):

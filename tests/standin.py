@@ -74,7 +74,7 @@ class QuietHandler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         return self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
 
-    def reply(self, status, answer, content_type="application/json"):
+    def reply(self, status, answer, content_type="application/json", headers=None):
         if isinstance(answer, bytes):
             payload = answer
         else:
@@ -82,5 +82,7 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)

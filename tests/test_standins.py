@@ -59,6 +59,34 @@ def test_kaggle_stand_in_serves_a_signed_url():
         assert send(url) == (200, b"{}") and server.violations == []
 
 
+def test_kaggle_stand_in_answers_tokens_as_introspection_does():
+    with KaggleStandIn("tester", "secret-key", {}, tokens={"live": True, "old": False}) as server:
+        url = f"{server.url}/v1/security.OAuthService/IntrospectToken"
+        answers = {token: json.loads(send(url, "POST", json.dumps({"token": token}).encode(),
+                                          {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})[1])
+                   for token in ("live", "old", "never-issued")}
+        assert answers["live"]["active"] is True and answers["live"]["username"] == "tester"
+        assert answers["old"] == {"active": False} and answers["never-issued"] == {"active": False}
+        status = f"{server.url}/v1/kernels.KernelsApiService/GetKernelSessionStatus"
+        rejected(server, send(status, "POST", b"{}", {"Content-Type": "application/json", "Authorization": "Bearer old"}),
+                 401, "Unauthenticated")
+
+
+def test_kaggle_stand_in_fails_as_the_service_does_when_asked():
+    faults = {"GetKernelSessionStatus": [429, 503, "drop"]}
+    with KaggleStandIn("tester", "secret-key", {"model.h5": b"x"}, faults=faults, expired_files={"model.h5"}) as server:
+        url = f"{server.url}/v1/kernels.KernelsApiService/GetKernelSessionStatus"
+        headers = {"Content-Type": "application/json", "Authorization": KAGGLE_AUTH}
+        assert send(url, "POST", b"{}", headers)[0] == 429
+        code, body = send(url, "POST", b"{}", headers)
+        assert code == 503 and b"Server Error" in body
+        with pytest.raises((urllib.error.URLError, ConnectionError)):  # closed with no answer
+            send(url, "POST", b"{}", headers)
+        code, body = send(f"{server.url}/files/model.h5?sig={server.signature('model.h5')}")
+        assert code == 400 and b"<Code>ExpiredToken</Code>" in body
+        assert server.violations == []
+
+
 COMET_JSON = {"Content-Type": "application/json;charset=utf-8", "Authorization": "test-key"}
 COMET_CASES = [
     ("POST", "batch/logger/experiment/metric", b"{}", {"Content-Type": "application/json"}, 401, "Invalid api key"),
