@@ -241,6 +241,7 @@ def command_status(args):
     for handle, run_dir in selected:
         try:
             state = runs.status(handle, run_dir)
+            state += f" ({state.detail})" if getattr(state, "detail", None) else ""  # the platform's words
         except UserError as error:
             state = f"unknown ({error})"
         except (OSError, ValueError, KeyError, TypeError, IndexError) as error:

@@ -268,9 +268,11 @@ def test_a_failure_message_reaches_status_output_and_report(credentials, run_sto
                        failure_message=message) as server:
         env = stand_in_env(credentials, server, run_store)
         done = portability("push", "kaggle", "--wait", env=env)
+        run_dir, history = states_of(run_store)
+        status = portability("status", f"kaggle/{run_dir.name}", env=env).stdout.split(maxsplit=2)[-1].strip()
         assert server.violations == []
     assert done.returncode == 1 and f"ended failed without a results.json (Kaggle: {message})" in done.stderr
-    run_dir, history = states_of(run_store)
+    assert status == f"failed (Kaggle: {message})"
     assert history[-1] == {**history[-1], "state": "failed", "detail": f"Kaggle: {message}"}
     report = portability("report", "--out", run_store.parent / "report", env=env)
     assert f"kaggle/{run_dir.name}: no results.json (state: failed: Kaggle: {message})" in report.stdout + \
@@ -308,9 +310,9 @@ def test_an_unknown_status_is_unknown_and_named(credentials, run_store):
         env = stand_in_env(credentials, server, run_store)
         pushed = portability("push", "kaggle", env=env)
         run = pushed.stdout.split("run: ")[1].split()[0]
-        states = [portability("status", run, env=env).stdout.split()[-1] for _ in range(2)]
+        states = [portability("status", run, env=env).stdout.split(maxsplit=2)[-1].strip() for _ in range(2)]
         assert server.violations == []
-    assert states == ["running", "unknown"]
+    assert states[0] == "running" and states[1].startswith("unknown (Kaggle reports the status 'PAUSED', which kaggle")
     _, history = states_of(run_store)
     assert history[-1]["state"] == "unknown" and "Kaggle reports the status 'PAUSED'" in history[-1]["detail"]
 
