@@ -32,20 +32,61 @@ class PlatformError(UserError):
     """The platform refused or failed a request."""
 
 
+class Transient(PlatformError):
+    """A failure that may pass on its own (rate limit, server error, dropped connection): a follower
+    may wait `retry_after` seconds (None: its own back-off) and ask again."""
+
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class State(str):
+    """A run's state (one of adapters.store.STATES) with the platform's own words about it, which go
+    into status.json beside the state."""
+
+    def __new__(cls, state, detail=None):
+        value = super().__new__(cls, state)
+        value.detail = detail
+        return value
+
+
 UNREACHABLE = ("Connection refused", "Max retries exceeded", "Name or service not known", "timed out",
-               "Temporary failure in name resolution", "Network is unreachable", "urlopen error")
+               "Temporary failure in name resolution", "Network is unreachable", "urlopen error",
+               "Connection aborted", "RemoteDisconnected", "Connection reset")
+TRANSIENT_STATUS = (429, 500, 502, 503, 504)
+
+
+def http_response(error):
+    """The HTTP response behind an SDK's error, also where the SDK raised its own error in its place
+    (kaggle turns a 401 into a ValueError about the kernel slug): None when there was none."""
+    while error is not None:
+        response = getattr(error, "response", None)
+        if getattr(response, "status_code", None) is not None:
+            return response
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def explain(platform, action, error, credentials_hint):
-    """A PlatformError that says which kind of failure it was: credentials rejected, platform not
-    reachable, or the platform's own answer."""
+    """A PlatformError that says which kind of failure it was: credentials rejected, a transient failure
+    (rate limit, server error, platform not reachable: a Transient), or the platform's own answer."""
     text = str(error)
-    status = getattr(getattr(error, "response", None), "status_code", None)
-    if status in (401, 403) or "Invalid username or password" in text or "Unauthenticated" in text:
+    response = http_response(error)
+    status = getattr(response, "status_code", None)
+    if status == 401 or (status == 403 and response is getattr(error, "response", None)) \
+            or "Invalid username or password" in text or "Unauthenticated" in text:
         return PlatformError(f"{platform} rejected the credentials ({action}): {credentials_hint}")
-    if any(marker in text for marker in UNREACHABLE) or type(error).__name__ in ("ConnectionError", "Timeout"):
-        return PlatformError(f"cannot reach {platform} ({action}): check the network or proxy, or try again later "
-                             f"({type(error).__name__}: {text.splitlines()[-1][:300] if text else ''})")
+    last = text.strip().splitlines()[-1][:300] if text.strip() else type(error).__name__
+    if status in TRANSIENT_STATUS:
+        retry_after = response.headers.get("Retry-After", "")
+        return Transient(f"{platform} answered HTTP {status} ({action}): "
+                         f"{'rate limited' if status == 429 else 'a server error'}, try again later ({last})",
+                         float(retry_after) if retry_after.replace(".", "", 1).isdigit() else None)
+    if status is None and (any(marker in text for marker in UNREACHABLE)
+                           or type(error).__name__ in ("ConnectionError", "Timeout")):
+        return Transient(f"cannot reach {platform} ({action}): check the network or proxy, or try again later "
+                         f"({type(error).__name__}: {last})")
     detail = f"HTTP {status}: " if status else ""
     return PlatformError(f"{platform} {action} failed: {detail}{text.strip().splitlines()[-1][:500] if text.strip() else type(error).__name__}")
 
@@ -72,7 +113,7 @@ def copy_work_outputs(run_dir, target):
 
 class Adapter(abc.ABC):
     name = ""
-    title = ""  # the platform's name as it writes it (OpenML, CodaLab); default: the name capitalized
+    display_name = ""  # the platform's name as it writes it (OpenML, CodaLab); default: the name capitalized
     tool = None  # (command, how to install it) for a platform driven through a CLI
     code_dir = ""  # where experiment.py, shim.py, config.json and core/ sit in the bundle
     single_file = False  # the platform runs one file: the bundle travels inside experiment.py
@@ -87,7 +128,7 @@ class Adapter(abc.ABC):
     option_specs = ()  # the platform's options (adapters.options.Option), as constructor arguments
 
     def __init__(self, **platform_options):
-        self.platform_options = options.resolve(self.name, self.option_specs, platform_options, self.title)
+        self.platform_options = options.resolve(self.name, self.option_specs, platform_options, self.display_name)
         self._missing = None
 
     def missing(self):

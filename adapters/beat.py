@@ -39,7 +39,7 @@ def identifier(text):
 
 class BeatAdapter(TrainsHere, Adapter):
     name = "beat"
-    title = "BEAT"
+    display_name = "BEAT"
     computes_here = True  # the local executor trains here
     user_data_at = ""  # the database's root folder holds the user's file
     single_file = True  # the code travels as one file: the prefix's library

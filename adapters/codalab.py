@@ -84,7 +84,7 @@ def data_name(settings):
 
 class CodaLabAdapter(Adapter):
     name = "codalab"
-    title = "CodaLab"
+    display_name = "CodaLab"
     user_data_at = "data/"  # the data bundle, linked in as ./data
     code_dir = "code"  # bundle/code/ is the code bundle; the plan and worksheet sit beside it
     tool = ("cl", f"{INSTALL_HINT}, or set PORTABILITY_CODALAB_CL")

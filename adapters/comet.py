@@ -5,11 +5,11 @@ Online when COMET_API_KEY is set and the server answers; otherwise (or when the 
 experiment) offline to a zip in the run folder, which `portability push comet` uploads later.
 """
 
+import logging
 import os
 import pathlib
 
-from adapters.base import PlatformError
-from adapters.base import Adapter
+from adapters.base import Adapter, PlatformError, State
 from adapters.trains_here import TrainsHere
 from core import results as results_file
 
@@ -48,6 +48,16 @@ class CometAdapter(TrainsHere, Adapter):
         handle.details["comet_online_requested"] = bool(os.environ.get("COMET_API_KEY"))
         super().submit(handle, run_dir)
 
+    def status(self, handle, run_dir):
+        """The local run's state; a failed one says why in the words of its last log line (the SDK's or
+        the shim's refusal, e.g. a wrong COMET_API_KEY)."""
+        state = super().status(handle, run_dir)
+        log = run_dir / "work" / "log.txt"
+        if state != "failed" or not log.is_file():
+            return state
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        return State(state, lines[-1][:400] if lines else None)
+
     def read_back(self, platform):
         online = platform.get("comet_mode") == "online" and platform.get("comet_key")
         return {"comet_readback": read_back(platform["comet_key"])} if online else None
@@ -70,26 +80,57 @@ def read_back(key):
 
 
 def upload_pending(runs, log=print):
-    """Upload every offline zip still waiting in the run store; returns how many went up."""
+    """Upload every offline zip still waiting in the run store; returns how many went up. One that
+    Comet says it already has counts as uploaded (an earlier upload that was not recorded)."""
     if not os.environ.get("COMET_API_KEY"):
         return 0
-    from comet_ml.offline import upload_single_offline_experiment
-
     uploaded = 0
     for handle, run_dir in runs:
         for archive in pending_zips(run_dir):
             log(f"comet: uploading the offline experiment {archive.name} of {handle.run_id}")
-            try:
-                accepted = upload_single_offline_experiment(str(archive), os.environ["COMET_API_KEY"], False)
-            except Exception as error:  # the SDK raises requests', ValueError and its own types
-                accepted, reason = False, f"{type(error).__name__}: {error}"
-            else:
-                reason = "see the messages above"
-            if not accepted:
-                raise PlatformError(f"Comet did not accept {archive} ({reason}); it stays in the run folder: "
-                                    "run `portability push comet` again later")
+            if upload(archive) == "already uploaded":
+                log(f"comet: Comet already has {archive.name} (uploaded before): counted as uploaded")
             results = results_file.read_json(run_dir / "results.json")
             results["platform"]["comet_uploaded"] = True
             results_file.write_json(run_dir / "results.json", results)
             uploaded += 1
     return uploaded
+
+
+def upload(archive):
+    """Send one offline zip: "uploaded", or "already uploaded" when Comet has its experiment already;
+    anything else raises a PlatformError that says what Comet answered."""
+    from comet_ml import exceptions, logging_messages
+    from comet_ml.offline import upload_single_offline_experiment
+
+    messages = SDKMessages()
+    logging.getLogger("comet_ml").addHandler(messages)
+    try:
+        accepted = upload_single_offline_experiment(str(archive), os.environ["COMET_API_KEY"], False)
+    except exceptions.InvalidAPIKey:
+        raise PlatformError("Comet rejected COMET_API_KEY (upload): copy your key from comet.com > Account "
+                            f"settings > API Keys; {archive} stays in the run folder") from None
+    except Exception as error:  # the SDK raises requests', ValueError and its own types
+        accepted, reason = False, f"{type(error).__name__}: {error}"
+    else:
+        reason = "; ".join(messages.said) or "see the messages above"
+    finally:
+        logging.getLogger("comet_ml").removeHandler(messages)
+    if accepted:
+        return "uploaded"
+    if logging_messages.OFFLINE_EXPERIMENT_ALREADY_UPLOADED in messages.templates:
+        return "already uploaded"
+    raise PlatformError(f"Comet did not accept {archive} ({reason[:500]}); it stays in the run folder: "
+                        "run `portability push comet` again later")
+
+
+class SDKMessages(logging.Handler):
+    """The errors the SDK logs instead of raising: their templates (to recognise one) and their text."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.templates, self.said = [], []
+
+    def emit(self, record):
+        self.templates.append(record.msg)
+        self.said.append(record.getMessage().splitlines()[0])

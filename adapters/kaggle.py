@@ -6,6 +6,8 @@ The kernel reads the attached public data set from /kaggle/input (found by searc
 against the canonical files, and writes results.json, the models and a log to /kaggle/working.
 """
 
+import contextlib
+import io
 import json
 import os
 import pathlib
@@ -15,10 +17,11 @@ import sys
 import tempfile
 
 import adapters
-from adapters import bundle
-from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, explain
+from adapters import bundle, kaggle_outputs
+from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, State, explain
+from adapters.kaggle_auth import access_token, credentials, credentials_hint
 from adapters.options import Option
-from core import config as configuration, datasets, redact
+from core import config as configuration, datasets
 from core.errors import UsageError
 
 PUBLIC_DATASETS = {"mnist": "oddrationale/mnist-in-csv", "fashion-mnist": "zalando-research/fashionmnist"}
@@ -27,32 +30,12 @@ CSV_FILES = {"mnist": ("mnist_train.csv", "mnist_test.csv"),
 KERNEL_TYPES = ("script", "notebook")
 ACCELERATORS = {"none": None, "gpu-t4": "NvidiaTeslaT4", "gpu-p100": "NvidiaTeslaP100", "tpu": "TpuV38"}
 PLACEHOLDER_OWNER = "your-kaggle-username"
+OUTPUT_NAMES = ("results.json", "model.h5", "model.keras", "log.txt")
 STATES = {"QUEUED": "queued", "NEW_SCRIPT": "queued", "RUNNING": "running", "COMPLETE": "completed",
-          "ERROR": "failed", "CANCEL_REQUESTED": "cancelled", "CANCEL_ACKNOWLEDGED": "cancelled"}
-
-CREDENTIALS_HINT = ("check KAGGLE_USERNAME and KAGGLE_KEY, or ~/.kaggle/kaggle.json (a new token from "
-                    "kaggle.com > Settings > API)")
-
+          "ERROR": "failed", "CANCEL_REQUESTED": "cancelling", "CANCEL_ACKNOWLEDGED": "cancelled"}
 
 def slugify(title):
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-
-
-def credentials():
-    """(username, how it was found) from the environment or kaggle.json; (None, None) if absent."""
-    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
-        return os.environ["KAGGLE_USERNAME"], "KAGGLE_USERNAME/KAGGLE_KEY"
-    if os.environ.get("KAGGLE_API_TOKEN"):
-        return os.environ.get("KAGGLE_USERNAME"), "KAGGLE_API_TOKEN"
-    folder = pathlib.Path(os.environ.get("KAGGLE_CONFIG_DIR") or pathlib.Path.home() / ".kaggle")
-    try:
-        values = json.loads((folder / "kaggle.json").read_text())
-        if values.get("username") and values.get("key"):
-            redact.add_secret(values["key"])
-            return values["username"], str(folder / "kaggle.json")
-    except (OSError, ValueError):
-        pass
-    return None, None
 
 
 class KaggleAdapter(Adapter):
@@ -72,6 +55,10 @@ class KaggleAdapter(Adapter):
         Option("input", None, "the emulation's /kaggle/input folder (default: in the data cache)"),
         Option("layout", "new", "the emulation's input layout", choices=("old", "new"), label="input layout"),
     )
+
+    def __init__(self, **platform_options):
+        super().__init__(**platform_options)
+        self._api = None  # one authenticated SDK client per adapter
 
     @property
     def kernel_type(self):
@@ -99,8 +86,14 @@ class KaggleAdapter(Adapter):
             return f"{PLACEHOLDER_OWNER}/{slugify(self.title(settings))}"
         if self.platform_options["kernel"]:
             return self.platform_options["kernel"]
-        owner = credentials()[0] or PLACEHOLDER_OWNER
+        owner = credentials()[0] or self.token_owner() or PLACEHOLDER_OWNER
         return f"{owner}/{slugify(self.title(settings))}"
+
+    def token_owner(self):
+        """The user an access token belongs to, as the SDK learns it from Kaggle (IntrospectToken)."""
+        if access_token()[0] is None or self.missing():
+            return None
+        return self.api().config_values.get("username")
 
     def title(self, settings):
         return f"Portability {settings.preset or settings.model + ' ' + pathlib.Path(settings.dataset).name}"
@@ -170,29 +163,39 @@ class KaggleAdapter(Adapter):
 
     # lifecycle ----------------------------------------------------------------------------
     def api(self):
-        """The SDK's client, authenticated once for this adapter (one command, one run)."""
-        if getattr(self, "_api", None) is None:
-            if self.missing():
-                raise MissingCredentials("; ".join(self.missing()))
-            _use_endpoint_override()
-            try:
+        """An authenticated SDK client. The SDK ends the process (SystemExit) when no credentials work,
+        after printing its help: that becomes one line naming what was rejected."""
+        if self._api is not None:
+            return self._api
+        if self.missing():
+            raise MissingCredentials("; ".join(self.missing()))
+        _use_endpoint_override()
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
                 from kaggle.api.kaggle_api_extended import KaggleApi
-            except ImportError:
-                raise MissingSDK(adapters.install_hint(self.name)) from None
-            api = KaggleApi()
-            api.authenticate()
-            self._api = api
-        return self._api
+
+                api = KaggleApi()
+                api.authenticate()
+        except ImportError:
+            raise MissingSDK(adapters.install_hint(self.name)) from None
+        except SystemExit:
+            raise PlatformError(f"Kaggle rejected the credentials (sign-in): {credentials_hint()}") from None
+        except Exception as error:  # the token's introspection raises requests' types
+            raise explain("Kaggle", "sign-in", error, credentials_hint()) from None
+        self._api = api
+        return api
 
     def submit(self, handle, run_dir):
         metadata = json.loads((run_dir / "bundle" / "kernel-metadata.json").read_text())
         if metadata["id"].startswith(PLACEHOLDER_OWNER + "/"):
             raise MissingCredentials("the kernel id has no Kaggle user name: set KAGGLE_USERNAME or "
                                      "PORTABILITY_KAGGLE_KERNEL=owner/slug")
+        api = self.api()
         try:
-            response = self.api().kernels_push(str(run_dir / "bundle"))
+            response = api.kernels_push(str(run_dir / "bundle"))
         except Exception as error:  # the SDK raises requests and ValueError types
-            raise explain("Kaggle", "push", error, CREDENTIALS_HINT) from None
+            raise explain("Kaggle", "push", error, credentials_hint(self._api)) from None
         if response.error:
             raise PlatformError(f"Kaggle refused the push: {response.error}")
         invalid = response.invalid_dataset_sources or response.invalid_tags
@@ -202,22 +205,34 @@ class KaggleAdapter(Adapter):
         handle.details.update(url=response.url, version=response.version_number, ref=response.ref)
 
     def status(self, handle, run_dir):
+        api = self.api()
         try:
-            response = self.api().kernels_status(handle.remote_id)
+            response = api.kernels_status(handle.remote_id)
+        except KeyError as error:  # the SDK's status enum raises on a value it does not know
+            import kaggle
+
+            return State("unknown", f"Kaggle reports the status {error.args[0]!r}, which kaggle {kaggle.__version__} "
+                                    "does not know: see the kernel on kaggle.com, or upgrade kaggle")
         except Exception as error:
-            raise explain("Kaggle", "status", error, CREDENTIALS_HINT) from None
+            raise explain("Kaggle", "status", error, credentials_hint(self._api)) from None
         name = getattr(response.status, "name", str(response.status))
+        state = STATES.get(name, "unknown")
         if response.failure_message:
             handle.details["failure_message"] = response.failure_message
-        return STATES.get(name, "unknown")
+            return State(state, f"Kaggle: {response.failure_message}")
+        if state == "cancelling":
+            return State(state, "Kaggle: cancel requested, the kernel is stopping")
+        return state
 
     def fetch_outputs(self, handle, run_dir, target):
+        api = self.api()
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                self.api().kernels_output(handle.remote_id, tmp, force=True, quiet=True)
+                api.kernels_output(handle.remote_id, tmp, force=True, quiet=True)
             except Exception as error:
-                raise explain("Kaggle", "output download", error, CREDENTIALS_HINT) from None
-            for name in ("results.json", "model.h5", "model.keras", "log.txt"):
+                raise explain("Kaggle", "output download", error, credentials_hint(self._api)) from None
+            kaggle_outputs.check_downloads(pathlib.Path(tmp), OUTPUT_NAMES)
+            for name in OUTPUT_NAMES:
                 if (pathlib.Path(tmp) / name).is_file():
                     shutil.copyfile(pathlib.Path(tmp) / name, target / name)
             kernel_log = pathlib.Path(tmp) / f"{handle.remote_id.split('/')[1]}.log"

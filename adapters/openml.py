@@ -41,7 +41,7 @@ def configure():
 
 class OpenMLAdapter(TrainsHere, Adapter):
     name = "openml"
-    title = "OpenML"
+    display_name = "OpenML"
     emulation_variables = ("OPENML_",)
     runs_with_own_credentials = True
     kept_folder = "openml-run"  # the run as OpenML files, until it is published

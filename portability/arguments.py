@@ -93,7 +93,7 @@ def platform_options(args, platforms):
             if value is None:
                 continue
             if list(platforms) != [name]:
-                title = adapters.adapter_class(name).title or name.capitalize()
+                title = adapters.adapter_class(name).display_name or name.capitalize()
                 raise UsageError(f"{option.flag} is {title}'s: use it with the {name} platform alone")
             chosen.setdefault(name, {})[option.name] = value
     return chosen

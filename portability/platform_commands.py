@@ -172,6 +172,7 @@ def command_status(args):
     for run in selected:
         try:
             state = run.status()
+            state += f" ({state.detail})" if getattr(state, "detail", None) else ""  # the platform's words
         except UserError as error:
             state = f"unknown ({error})"
         except (OSError, ValueError, KeyError, TypeError, IndexError) as error:

@@ -8,17 +8,19 @@ import json
 import os
 import pathlib
 import shutil
+import sys
 import tempfile
 import time
 
 import adapters
-from adapters.base import OUTPUT_FILES, PlatformError, copy_work_outputs
+from adapters.base import OUTPUT_FILES, PlatformError, Transient, copy_work_outputs
 from core import experiment, results as results_file
 from core.errors import UserError
 from portability import store
 from portability.store import TERMINAL, Handle, last_state, record_status
 
 IN_PROCESS = "portability run"
+RETRIES, MAX_PAUSE = 5, 60.0  # transient failures in a row that `wait` rides out, and its longest pause
 
 
 def push(adapter, config, force=False, dry_run=False, mode="executed", log=print, data_dir=None, details=None,
@@ -82,8 +84,8 @@ def _submit(adapter, handle, run_dir):
         adapter.submit(handle, run_dir)
     except Exception as error:
         store.write_handle(run_dir, handle)  # keep what the platform already created (its ids) for the user
-        if handle.remote_id:
-            record_status(run_dir, "failed", f"submission did not complete: {error}")
+        # an answer, not a kill: never left "submitting" (a killed push stays so and is resumed)
+        record_status(run_dir, "failed", f"{'submission did not complete' if handle.remote_id else 'not submitted'}: {error}")
         raise
     store.write_handle(run_dir, handle)
     record_status(run_dir, "queued")
@@ -134,21 +136,36 @@ class Run:
             if state == "running" and not _alive(handle.details.get("pid")):
                 return record_status(run_dir, "failed", "the process ended before the run did (interrupted)")
             return state
-        return record_status(run_dir, self.adapter.status(handle, run_dir))
+        state = self.adapter.status(handle, run_dir)
+        return record_status(run_dir, state, getattr(state, "detail", None))
 
-    def wait(self, timeout=3600, interval=2.0, stop=None):
-        """Follow the run to its end; `stop` (a threading.Event) ends the wait early, the run going on."""
+    def wait(self, timeout=3600, interval=2.0, stop=None, log=None):
+        """Follow the run to its end; `stop` (a threading.Event) ends the wait early, the run going on. A
+        transient failure to ask (rate limit, server error, dropped connection) is retried with back-off,
+        at most RETRIES times in a row, each retry said on `log` (stderr by default)."""
         deadline = time.monotonic() + timeout
+        failures = 0
         while True:
-            state = self.status()
+            try:
+                state, failures = self.status(), 0
+            except Transient as error:
+                failures += 1
+                if failures > RETRIES:
+                    raise PlatformError(f"{error}; gave up after {RETRIES} retries: the run goes on, "
+                                        f"`portability status {self.name}` asks again") from None
+                pause = min(error.retry_after or interval * 2 ** (failures - 1), MAX_PAUSE)
+                (log or _stderr)(f"{self.handle.platform}: {error}; retrying in {pause:.0f} s ({failures}/{RETRIES})")
+                state, interval_now = None, pause
+            else:
+                interval_now = interval
             if state in TERMINAL or state == "pulled":
                 return state
             if time.monotonic() > deadline:
-                raise PlatformError(f"{self.handle.platform} run {self.handle.run_id} still {state} after {timeout:.0f} s; "
-                                    f"check later with `portability status {self.name}`")
+                raise PlatformError(f"{self.handle.platform} run {self.handle.run_id} still {state or last_state(self.run_dir)} "
+                                    f"after {timeout:.0f} s; check later with `portability status {self.name}`")
             if stop is None:
-                time.sleep(interval)
-            elif stop.wait(interval):
+                time.sleep(interval_now)
+            elif stop.wait(interval_now):
                 raise UserError(f"stopped following {self.handle.platform} run {self.handle.run_id}: it goes on; "
                                 f"`portability status {self.name}` follows it")
 
@@ -178,9 +195,11 @@ class Run:
         if (staging / "log.txt").is_file():
             os.replace(staging / "log.txt", run_dir / "log.txt")
         if not (staging / "results.json").is_file():
-            record_status(run_dir, "failed", "the run produced no results.json")
+            said = _last_detail(run_dir)
+            if state != "cancelled":
+                record_status(run_dir, "failed", "the run produced no results.json")
             raise PlatformError(f"{handle.platform} run {handle.run_id} ended {state} without a results.json"
-                                + _log_tail(run_dir))
+                                + (f" ({said})" if said else "") + _log_tail(run_dir))
         results = _read_results(staging / "results.json")
         if not isinstance(results, dict) or not isinstance(results.get("platform"), dict):
             record_status(run_dir, "failed", "its results.json is not a results file")
@@ -228,6 +247,15 @@ def _checked(run_dir, results):
     if problems:
         raise PlatformError(f"{run_dir / 'results.json'} does not follow the schema: {'; '.join(problems)}")
     return results
+
+
+def _stderr(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def _last_detail(run_dir):
+    """What the platform last said about the run (its failure message), from status.json."""
+    return next((entry["detail"] for entry in reversed(store.status_history(run_dir)) if entry.get("detail")), None)
 
 
 def _log_tail(run_dir):

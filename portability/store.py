@@ -14,7 +14,7 @@ from core import results as results_file
 from core.errors import UserError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-STATES = ("submitting", "queued", "running", "completed", "failed", "cancelled", "unknown")
+STATES = ("submitting", "queued", "running", "cancelling", "completed", "failed", "cancelled", "unknown")
 TERMINAL = ("completed", "failed", "cancelled")
 
 

@@ -24,7 +24,8 @@ def collect(root):
         if not (path / "results.json").is_file():
             state = _state(path)
             if state not in ("queued", "running", "submitting"):
-                problems.append(f"{where}: no results.json (state: {state})")
+                said = _detail(path)
+                problems.append(f"{where}: no results.json (state: {state}{': ' + said if said else ''})")
             continue
         try:
             results = results_file.read_json(path / "results.json")
@@ -40,12 +41,27 @@ def collect(root):
     return found, problems
 
 
+def _history(path):
+    """A run folder's status.json (read here: the report takes folders, not the store)."""
+    history = results_file.read_json(path / "status.json")
+    if not isinstance(history, list) or not all(isinstance(entry, dict) and "state" in entry for entry in history):
+        raise ValueError("not a list of states")
+    return history
+
+
 def _state(path):
-    """The last state in a run folder's status.json (read here: the report takes folders, not the store)."""
     try:
-        return results_file.read_json(path / "status.json")[-1]["state"] if (path / "status.json").is_file() else "no status"
+        return _history(path)[-1]["state"] if (path / "status.json").is_file() else "no status"
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return "status.json unreadable"
+
+
+def _detail(path):
+    """What the platform (or the tool) last said about a run in its status.json, e.g. a failure message."""
+    try:
+        return next((entry["detail"] for entry in reversed(_history(path)) if entry.get("detail")), None)
+    except (OSError, ValueError):  # a damaged status.json: _state says so already
+        return None
 
 
 def config_key(results):

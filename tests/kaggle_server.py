@@ -1,8 +1,16 @@
 """A stand-in for Kaggle's API on 127.0.0.1 that checks what the real `kaggle` SDK sends.
 
-Every call must be `POST /v1/kernels.KernelsApiService/<Method>` with a JSON content type, the expected
-basic-auth header and a body whose fields are checked; output files are GETs on signed URLs. Anything
-else is answered as the API would (401, 404, 405, 400) and recorded as a violation.
+Every call must be `POST /v1/<service>/<Method>` with a JSON content type and the expected credentials:
+basic auth with the legacy key, or `Bearer <token>` with an access token (kaggle 2.x, after the SDK's
+`security.OAuthService/IntrospectToken`); bodies are checked field by field. Output files are GETs on
+signed URLs, listed a page at a time. Anything else is answered as the API would (401, 404, 405, 400)
+and recorded as a violation.
+
+The failures the real service produces are made on request, as the SDK shows the service sends them:
+`faults` (per method, answers given before the normal ones: 429 or 5xx, or "drop" to close the
+connection unanswered), an expired access token (IntrospectToken says `active: false`, calls with it
+401), a failed kernel's `failureMessage`, status values the SDK does not know, expired signed URLs
+(the storage service's XML error body, which the SDK saves as the file).
 """
 
 import base64
@@ -12,14 +20,29 @@ import urllib.parse
 
 from tests.standin import LoopbackServer
 
+GPU_SHAPES = ("NvidiaTeslaT4", "NvidiaTeslaP100", "TpuV38")
+EXPIRED_URL_BODY = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code><Message>Invalid "
+                    b"argument.</Message><Details>The provided token has expired. Request signature expired at: "
+                    b"2026-11-20T10:00:00+00:00</Details></Error>")
+METHODS = {"kernels.KernelsApiService": ("SaveKernel", "GetKernelSessionStatus", "ListKernelSessionOutput"),
+           "security.OAuthService": ("IntrospectToken",)}
+
 
 class KaggleStandIn(LoopbackServer):
     def __init__(self, username, key, outputs, statuses=("QUEUED", "RUNNING", "COMPLETE"), push_error=None,
-                 dataset_sources=(["oddrationale/mnist-in-csv"], ["zalando-research/fashionmnist"]), kernel_type="script"):
+                 dataset_sources=(["oddrationale/mnist-in-csv"], ["zalando-research/fashionmnist"]), kernel_type="script",
+                 tokens=None, faults=None, failure_message="Your notebook tried to allocate more memory than is available.",
+                 accelerator=None, page_size=None, expired_files=()):
         self.kernel_type = kernel_type
         self.dataset_sources = dataset_sources
         self.expected_auth = "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode()
         self.username = username
+        self.tokens = dict(tokens or {})  # access token -> True (active) or False (expired or revoked)
+        self.faults = {method: list(answers) for method, answers in (faults or {}).items()}
+        self.failure_message = failure_message
+        self.accelerator = accelerator  # machineShape a GPU/TPU push must ask for; None: no accelerator
+        self.page_size = page_size  # the most files one ListKernelSessionOutput page holds (None: what was asked)
+        self.expired_files = set(expired_files)
         self.outputs = outputs  # {file name: bytes}
         self.statuses = list(statuses)
         self.push_error = push_error
@@ -36,18 +59,43 @@ class KaggleStandIn(LoopbackServer):
             return self.reject(request, 405, f"method {request.command} not allowed: the API takes POST")
         if request.headers.get("Content-Type", "").split(";")[0] != "application/json":
             return self.reject(request, 400, f"content type {request.headers.get('Content-Type')!r}, not application/json")
-        if request.headers.get("Authorization") != self.expected_auth:
-            return self.reject(request, 401, "Unauthenticated")
-        prefix = "/v1/kernels.KernelsApiService/"
-        method = parsed.path.removeprefix(prefix) if parsed.path.startswith(prefix) else None
-        if method not in ("SaveKernel", "GetKernelSessionStatus", "ListKernelSessionOutput"):
+        service, _, method = parsed.path.removeprefix("/v1/").partition("/")
+        if not parsed.path.startswith("/v1/") or method not in METHODS.get(service, ()):
             return self.reject(request, 404, f"no such method {parsed.path}")
+        if self.fault(request, method):
+            return
         payload = json.loads(body or b"{}")
         self.calls[-1] = ("POST", request.path, payload)
+        if method == "IntrospectToken":
+            return request.reply(200, self.on_IntrospectToken(payload, request.headers.get("Authorization", "")))
+        if not self.authorized(request.headers.get("Authorization", "")):
+            return self.reject(request, 401, "Unauthenticated")
         problems, status, answer = getattr(self, f"on_{method}")(payload, f"http://127.0.0.1:{request.server.server_port}")
         if problems:
             return self.reject(request, 400, "; ".join(problems))
         request.reply(status, answer)
+
+    def authorized(self, header):
+        if header.startswith("Bearer "):
+            return self.tokens.get(header.removeprefix("Bearer ")) is True
+        return hmac.compare_digest(header, self.expected_auth)
+
+    def fault(self, request, method):
+        """The next failure queued for this method, answered as the service's front end does; True if one was."""
+        if not self.faults.get(method):
+            return False
+        answer = self.faults[method].pop(0)
+        if answer == "drop":  # the connection closes with no answer (a restarted front end, a proxy timeout)
+            request.close_connection = True
+            request.wfile.flush()
+            request.connection.shutdown(2)
+        elif answer == 429:
+            request.reply(429, {"code": 429, "message": "Too many requests: rate limit exceeded"},
+                          headers={"Retry-After": "1"})
+        else:  # a 5xx from the load balancer: an HTML page, not the API's JSON
+            request.reply(answer, f"<html><body><h1>{answer} Server Error</h1></body></html>", "text/html",
+                          headers={"Retry-After": "1"})
+        return True
 
     def signature(self, name):
         return hmac.new(self.expected_auth.encode(), name.encode(), "sha256").hexdigest()[:32]
@@ -61,14 +109,32 @@ class KaggleStandIn(LoopbackServer):
             return self.reject(request, 403, "SignatureDoesNotMatch")
         if name not in self.outputs:
             return self.reject(request, 404, "NoSuchKey")
+        if name in self.expired_files:  # the storage service's answer to a URL past its expiry
+            return request.reply(400, EXPIRED_URL_BODY, "application/xml; charset=UTF-8")
         request.reply(200, self.outputs[name], "application/octet-stream")
 
-    # the three kernel methods the adapter uses --------------------------------------------
+    # the methods the SDK calls --------------------------------------------------------------
+    def on_IntrospectToken(self, body, header):
+        """kagglesdk's IntrospectTokenResponse: an unknown, expired or revoked token is `active: false`."""
+        token = body.get("token", "")
+        if header != f"Bearer {token}":
+            self.violations.append(f"IntrospectToken sent with {header.split(' ')[0] or 'no'} credentials, not the token")
+        if self.tokens.get(token) is not True:
+            return {"active": False}
+        return {"active": True, "username": self.username, "clientId": "kaggle-cli", "userId": 4242,
+                "scope": "resources.admin:*", "exp": 4102444800}
+
     def on_SaveKernel(self, body, base):
-        expected = {"language": "python", "kernelType": self.kernel_type, "isPrivate": True, "enableGpu": False,
-                    "enableTpu": False, "enableInternet": False, "dockerImagePinningType": "original"}
+        expected = {"language": "python", "kernelType": self.kernel_type, "isPrivate": True,
+                    "enableGpu": bool(self.accelerator and self.accelerator.startswith("Nvidia")),
+                    "enableTpu": bool(self.accelerator and self.accelerator.startswith("Tpu")),
+                    "enableInternet": False, "dockerImagePinningType": "original"}
         problems = [f"SaveKernel {key}={body.get(key)!r}, expected {value!r}"
                     for key, value in expected.items() if body.get(key) != value]
+        if body.get("machineShape") != self.accelerator:
+            problems.append(f"SaveKernel machineShape={body.get('machineShape')!r}, expected {self.accelerator!r}")
+        if body.get("machineShape") not in (None, *GPU_SHAPES):
+            problems.append(f"SaveKernel machineShape {body.get('machineShape')!r} is not one of {', '.join(GPU_SHAPES)}")
         slug = body.get("slug", "")
         if not slug.startswith(f"{self.username}/portability-"):
             problems.append(f"SaveKernel slug {slug!r} is not {self.username}/portability-...")
@@ -117,10 +183,18 @@ class KaggleStandIn(LoopbackServer):
     def on_GetKernelSessionStatus(self, body, base):
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         answer = {"status": status}
-        if status == "ERROR":
-            answer["failureMessage"] = "Your notebook tried to allocate more memory than is available."
+        if status == "ERROR" and self.failure_message:
+            answer["failureMessage"] = self.failure_message
         return self._check_kernel(body, "GetKernelSessionStatus"), 200, answer
 
     def on_ListKernelSessionOutput(self, body, base):
-        files = [{"url": f"{base}/files/{name}?sig={self.signature(name)}", "fileName": name} for name in self.outputs]
-        return self._check_kernel(body, "ListKernelSessionOutput"), 200, {"files": files, "log": "kernel log\n"}
+        """One page of files; `nextPageToken` names where the next one starts (the log comes with each page)."""
+        names = list(self.outputs)
+        start = int(body.get("pageToken") or 0)
+        size = min(int(body.get("pageSize") or len(names) or 1), self.page_size or len(names) or 1)
+        page = names[start:start + size]
+        files = [{"url": f"{base}/files/{name}?sig={self.signature(name)}", "fileName": name} for name in page]
+        answer = {"files": files, "log": "kernel log\n"}
+        if start + size < len(names):
+            answer["nextPageToken"] = str(start + size)
+        return self._check_kernel(body, "ListKernelSessionOutput"), 200, answer

@@ -74,7 +74,7 @@ class QuietHandler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         return self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
 
-    def reply(self, status, answer, content_type="application/json"):
+    def reply(self, status, answer, content_type="application/json", headers=None):
         if isinstance(answer, bytes):
             payload = answer
         else:
@@ -82,6 +82,8 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":  # a HEAD answer is the headers of the GET answer
             self.wfile.write(payload)

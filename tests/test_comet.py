@@ -7,6 +7,7 @@ import zipfile
 import pytest
 
 from adapters import comet
+from portability import store
 from tests.comet_server import CometStandIn
 from tests.contract import AdapterContract
 from tests.conftest import live, portability
@@ -78,6 +79,11 @@ def test_online_logging_and_read_back(tiny_npz, run_store, tmp_path):
         check_logged(server.parameters, server.metrics, results)
         assert {"results.json", "model.h5"} <= set(server.files)
         assert results["platform"]["comet_readback"] == {"test_accuracy": pytest.approx(results["test"]["accuracy"])}
+    key = results["platform"]["comet_key"]  # the SDK's URL: the add-run reply's focusUrl + the key
+    assert results["platform"]["comet_url"] == f"{server.url.removesuffix('/clientlib/')}/tester/portability/{key}"
+    assert server.assets["model.h5"] == (run_dir / "model.h5").read_bytes()  # what went up is what the run wrote
+    uploaded = json.loads(server.assets["results.json"])
+    assert uploaded["weights_sha256"] == results["weights_sha256"] and uploaded["test"] == results["test"]
 
 
 def test_unreachable_server_ends_in_an_offline_zip_that_uploads_later(tiny_npz, run_store, tmp_path):
@@ -117,3 +123,55 @@ class TestCometContract(AdapterContract):
     def platform_env(self, monkeypatch):
         for key, value in {**QUIET_COMET, "COMET_API_KEY": ""}.items():
             monkeypatch.setenv(key, value)
+
+
+# the failures the real service produces (issue 30) ------------------------------------------------
+def online_env(server, run_store, tmp_path, key="test-key"):
+    return {**QUIET_COMET, "PORTABILITY_RUNS_DIR": str(run_store), "COMET_API_KEY": key,
+            "COMET_URL_OVERRIDE": server.url, "HOME": str(tmp_path), "COMET_WORKSPACE": "tester"}
+
+
+def test_a_wrong_key_is_reported_as_a_wrong_key_not_an_offline_run(tiny_npz, run_store, tmp_path):
+    with CometStandIn("test-key") as server:
+        done = portability("push", "comet", "--wait", *tiny(tiny_npz), env=online_env(server, run_store, tmp_path, "wrong"))
+        assert "POST /clientlib/logger/add/run: api key not registered" in server.violations
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "without a results.json (Comet rejected COMET_API_KEY (InvalidAPIKey" in errors[0]
+    run_dir = next(run_store.glob("comet/*"))
+    assert "did not answer" not in (run_dir / "log.txt").read_text() and not list(run_dir.rglob("*.zip"))
+    history = store.status_history(run_dir)
+    assert history[-1]["state"] == "failed" and history[-1]["detail"].startswith("Comet rejected COMET_API_KEY")
+
+
+def test_an_offline_zip_comet_already_has_counts_as_uploaded(tiny_npz, offline_env, run_store, tmp_path):
+    first = portability("push", "comet", "--wait", *tiny(tiny_npz), env=offline_env)
+    run_dir, results = pushed_run(first, run_store)
+    assert comet.pending_zips(run_dir)
+    with CometStandIn("test-key", uploaded={results["platform"]["comet_key"]}) as server:
+        again = portability("push", "comet", *tiny(tiny_npz), env=online_env(server, run_store, tmp_path))
+        assert server.violations == [], sorted(set(server.violations))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already has" in again.stderr and "counted as uploaded" in again.stderr
+    assert comet.pending_zips(run_dir) == []
+    assert json.loads((run_dir / "results.json").read_text())["platform"]["comet_uploaded"] is True
+
+
+def test_a_wrong_key_at_upload_is_named(tiny_npz, offline_env, run_store, tmp_path):
+    first = portability("push", "comet", "--wait", *tiny(tiny_npz), env=offline_env)
+    run_dir, _ = pushed_run(first, run_store)
+    with CometStandIn("test-key") as server:
+        again = portability("push", "comet", *tiny(tiny_npz), env=online_env(server, run_store, tmp_path, "wrong"))
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert "error: Comet rejected COMET_API_KEY (upload)" in again.stderr and comet.pending_zips(run_dir)
+
+
+def test_a_server_error_on_add_run_and_a_throttled_batch_lose_nothing(tiny_npz, run_store, tmp_path):
+    faults = {"/clientlib/logger/add/run": [503], "/clientlib/batch/logger/experiment/metric": [429]}
+    with CometStandIn("test-key", faults=faults) as server:
+        done = portability("push", "comet", "--wait", *tiny(tiny_npz), env=online_env(server, run_store, tmp_path))
+        run_dir, results = pushed_run(done, run_store)
+        assert server.violations == [], sorted(set(server.violations))
+        assert server.faults == {"/clientlib/logger/add/run": [], "/clientlib/batch/logger/experiment/metric": []}
+        assert results["platform"]["comet_mode"] == "online" and results["platform"]["comet_url"]
+        check_logged(server.parameters, server.metrics, results)

@@ -11,7 +11,7 @@ from core import config
 from core.errors import UsageError
 from tests.conftest import ROOT, live, live_push, portability
 from tests.contract import AdapterContract, emulated_outputs
-from tests.kaggle_server import KaggleStandIn
+from tests.kaggle_server import EXPIRED_URL_BODY, KaggleStandIn
 
 
 @pytest.fixture
@@ -20,10 +20,14 @@ def credentials(tmp_path):
             "HOME": str(tmp_path), "KAGGLE_API_TOKEN": ""}
 
 
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
 def reference_outputs():
     results = json.loads((ROOT / "results/reference/mnist-reference.json").read_text())
     results["platform"] = {"name": "kaggle", "obtained": "emulated", "run_type": "Batch"}  # the pull must relabel it
-    return {"results.json": json.dumps(results).encode(), "model.h5": b"HDF5 stand-in", "log.txt": b"training log\n"}
+    return {"results.json": json.dumps(results).encode(), "model.h5": HDF5_MAGIC + b"stand-in",
+            "log.txt": b"training log\n"}
 
 
 def test_metadata_sets_every_field(monkeypatch):
@@ -223,3 +227,167 @@ def test_status_and_pull_as_separate_commands(credentials, run_store):
         assert server.violations == []
     assert pulled.returncode == 0 and f"{run}: [executed]" in pulled.stdout
     assert "pulled" in portability("status", run, env=env).stdout
+
+
+# the failures the real service produces (issue 30) ------------------------------------------------
+def stand_in_env(credentials, server, run_store, **extra):
+    return {**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url, "PORTABILITY_RUNS_DIR": str(run_store), **extra}
+
+
+def states_of(run_store):
+    run_dir = next(run_store.glob("kaggle/*"))
+    return run_dir, store.status_history(run_dir)
+
+
+@pytest.mark.parametrize("where", ["variable", "file"])
+def test_an_access_token_alone_pushes_follows_and_pulls(where, credentials, run_store, tmp_path):
+    """kaggle 2.x signs in with a token first (IntrospectToken names its user, then Bearer)."""
+    token = {"KAGGLE_USERNAME": "", "KAGGLE_KEY": "", "KAGGLE_API_TOKEN": "kgat_live_token"}
+    if where == "file":
+        (tmp_path / ".kaggle").mkdir(exist_ok=True)
+        (tmp_path / ".kaggle" / "access_token").write_text("kgat_live_token\n")
+        token["KAGGLE_API_TOKEN"] = ""
+    with KaggleStandIn("tester", "unused-key", reference_outputs(), tokens={"kgat_live_token": True}) as server:
+        done = portability("push", "kaggle", "--wait", env=stand_in_env(credentials, server, run_store, **token))
+        assert server.violations == []
+    assert done.returncode == 0, done.stderr[-2000:]
+    methods = [path.rsplit("/", 1)[1] for method, path, _ in server.calls if method == "POST"]
+    assert "IntrospectToken" in methods and methods[-1] == "ListKernelSessionOutput"
+    assert server.pushed["slug"] == "tester/portability-mnist-reference"  # the token's user, from Kaggle
+    assert "kgat_live_token" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("username", ["tester", None])
+def test_an_expired_token_without_a_key_is_one_line_and_no_run_stays_submitting(username, credentials, run_store):
+    """With no working credentials the SDK prints its help and calls exit(1), which passes `except
+    Exception`: it must become one line, and a run folder made for the push must end "failed"."""
+    env = {key: value for key, value in credentials.items() if key not in ("KAGGLE_KEY", "KAGGLE_USERNAME")}
+    env.update(KAGGLE_API_TOKEN="kgat_expired", **({"KAGGLE_USERNAME": username} if username else {}))
+    with KaggleStandIn("tester", "unused-key", {}, tokens={"kgat_expired": False}) as server:
+        done = portability("push", "kaggle", env=stand_in_env(env, server, run_store))
+        assert server.violations == [] and server.pushed is None
+    assert done.returncode == 1 and "Traceback" not in done.stderr + done.stdout
+    assert "Authentication required" not in done.stdout  # the SDK's help, printed before its exit(1)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Kaggle rejected the credentials (sign-in)" in errors[0]
+    assert "access token from KAGGLE_API_TOKEN is expired or revoked" in errors[0]
+    if username is None:  # the kernel's owner is the token's: asked before any run folder exists
+        assert not list(run_store.glob("kaggle/*"))
+        return
+    run_dir, history = states_of(run_store)
+    assert history[-1]["state"] == "failed" and "not submitted" in history[-1]["detail"]
+
+
+def test_credentials_revoked_while_running_are_named_not_the_slug(credentials, run_store):
+    """The SDK turns a 401 on status into ValueError("Cannot access kernel ... wrong kernel slug")."""
+    with KaggleStandIn("tester", "secret-key", reference_outputs(), statuses=("RUNNING",)) as server:
+        env = stand_in_env(credentials, server, run_store)
+        pushed = portability("push", "kaggle", env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        run = pushed.stdout.split("run: ")[1].split()[0]
+        server.expected_auth = "Basic revoked"
+        status = portability("status", run, env=env)
+        pulled = portability("pull", run, env=env)
+    for done in (status, pulled):
+        assert "Kaggle rejected the credentials (status): check KAGGLE_USERNAME and KAGGLE_KEY" in done.stdout + done.stderr
+        assert "wrong kernel slug" not in done.stdout + done.stderr
+
+
+def test_a_failure_message_reaches_status_output_and_report(credentials, run_store):
+    message = "Your notebook tried to allocate more memory than is available. It has restarted."
+    with KaggleStandIn("tester", "secret-key", {"log.txt": b"oom\n"}, statuses=("RUNNING", "ERROR"),
+                       failure_message=message) as server:
+        env = stand_in_env(credentials, server, run_store)
+        done = portability("push", "kaggle", "--wait", env=env)
+        run_dir, history = states_of(run_store)
+        status = portability("status", f"kaggle/{run_dir.name}", env=env).stdout.split(maxsplit=2)[-1].strip()
+        assert server.violations == []
+    assert done.returncode == 1 and f"ended failed without a results.json (Kaggle: {message})" in done.stderr
+    assert status == f"failed (Kaggle: {message})"
+    assert history[-1] == {**history[-1], "state": "failed", "detail": f"Kaggle: {message}"}
+    report = portability("report", "--out", run_store.parent / "report", env=env)
+    assert f"kaggle/{run_dir.name}: no results.json (state: failed: Kaggle: {message})" in report.stdout + \
+        (run_store.parent / "report" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("expired", ["model.h5", "results.json"])
+def test_an_expired_signed_url_is_named_and_nothing_is_kept(expired, credentials, run_store):
+    with KaggleStandIn("tester", "secret-key", reference_outputs(), expired_files={expired}) as server:
+        done = portability("push", "kaggle", "--wait", env=stand_in_env(credentials, server, run_store))
+        assert server.violations == []
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert (f"{expired}: the signed URL answered with an error instead of the file (ExpiredToken: Invalid argument.: "
+            "The provided token has expired.") in done.stderr and "pull again" in done.stderr
+    run_dir, history = states_of(run_store)
+    assert not (run_dir / expired).exists() and not (run_dir / "results.json").exists()
+    assert history[-1]["state"] == "completed"  # the kernel ran; only the download failed
+    assert EXPIRED_URL_BODY.startswith(b"<?xml")
+
+
+def test_output_files_over_several_pages_all_arrive(credentials, run_store):
+    outputs = {**reference_outputs(), "model.keras": b"PK\x03\x04stand-in"}
+    with KaggleStandIn("tester", "secret-key", outputs, page_size=2) as server:
+        done = portability("push", "kaggle", "--wait", env=stand_in_env(credentials, server, run_store))
+        assert server.violations == []
+    assert done.returncode == 0, done.stderr[-2000:]
+    listed = [body for method, path, body in server.calls if path.endswith("/ListKernelSessionOutput")]
+    assert [body.get("pageToken") or None for body in listed] == [None, "2"]
+    run_dir, _ = states_of(run_store)
+    assert all((run_dir / name).read_bytes() == outputs[name] for name in ("model.h5", "model.keras", "log.txt"))
+
+
+def test_an_unknown_status_is_unknown_and_named(credentials, run_store):
+    with KaggleStandIn("tester", "secret-key", reference_outputs(), statuses=("RUNNING", "PAUSED")) as server:
+        env = stand_in_env(credentials, server, run_store)
+        pushed = portability("push", "kaggle", env=env)
+        run = pushed.stdout.split("run: ")[1].split()[0]
+        states = [portability("status", run, env=env).stdout.split(maxsplit=2)[-1].strip() for _ in range(2)]
+        assert server.violations == []
+    assert states[0] == "running" and states[1].startswith("unknown (Kaggle reports the status 'PAUSED', which kaggle")
+    _, history = states_of(run_store)
+    assert history[-1]["state"] == "unknown" and "Kaggle reports the status 'PAUSED'" in history[-1]["detail"]
+
+
+def test_a_cancel_request_is_followed_to_cancelled_never_failed(credentials, run_store):
+    statuses = ("RUNNING", "CANCEL_REQUESTED", "CANCEL_REQUESTED", "CANCEL_ACKNOWLEDGED")
+    with KaggleStandIn("tester", "secret-key", {"log.txt": b"stopped\n"}, statuses=statuses) as server:
+        done = portability("push", "kaggle", "--wait", env=stand_in_env(credentials, server, run_store))
+        assert server.violations == []
+    assert done.returncode == 1 and "ended cancelled without a results.json" in done.stderr
+    _, history = states_of(run_store)
+    states = [entry["state"] for entry in history]
+    assert "cancelling" in states and states[-1] == "cancelled" and "failed" not in states
+    assert states.index("cancelling") < states.index("cancelled")
+
+
+@pytest.mark.parametrize("fault", [429, 503, "drop"])
+def test_transient_errors_while_waiting_are_retried_and_said(fault, credentials, run_store):
+    faults = {"GetKernelSessionStatus": [fault, fault]}
+    with KaggleStandIn("tester", "secret-key", reference_outputs(), faults=faults) as server:
+        done = portability("push", "kaggle", "--wait", env=stand_in_env(credentials, server, run_store))
+        assert server.violations == []
+    assert done.returncode == 0, done.stderr[-2000:]
+    retries = [line for line in done.stderr.splitlines() if "retrying in" in line]
+    assert len(retries) == 2 and retries[-1].endswith("(2/5)")
+    expected = {429: "Kaggle answered HTTP 429 (status): rate limited", 503: "Kaggle answered HTTP 503 (status): a server error",
+                "drop": "cannot reach Kaggle (status)"}[fault]
+    assert expected in retries[0]
+    assert "[executed on kaggle]" in done.stdout
+
+
+def test_transient_errors_are_retried_only_so_often(credentials, run_store):
+    with KaggleStandIn("tester", "secret-key", {}, faults={"GetKernelSessionStatus": [503] * 7}) as server:
+        done = portability("push", "kaggle", "--wait", env=stand_in_env(credentials, server, run_store))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "gave up after 5 retries: the run goes on" in done.stderr
+    _, history = states_of(run_store)
+    assert history[-1]["state"] == "queued"  # nothing known about the run changed
+
+
+def test_a_gpu_push_asks_for_the_machine_shape(credentials, run_store):
+    with KaggleStandIn("tester", "secret-key", reference_outputs(), accelerator="NvidiaTeslaT4") as server:
+        env = stand_in_env(credentials, server, run_store, PORTABILITY_KAGGLE_ACCELERATOR="gpu-t4")
+        done = portability("push", "kaggle", "--wait", env=env)
+        assert server.violations == []
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert server.pushed["enableGpu"] is True and server.pushed["machineShape"] == "NvidiaTeslaT4"

@@ -59,9 +59,37 @@ def test_kaggle_stand_in_serves_a_signed_url():
         assert send(url) == (200, b"{}") and server.violations == []
 
 
+def test_kaggle_stand_in_answers_tokens_as_introspection_does():
+    with KaggleStandIn("tester", "secret-key", {}, tokens={"live": True, "old": False}) as server:
+        url = f"{server.url}/v1/security.OAuthService/IntrospectToken"
+        answers = {token: json.loads(send(url, "POST", json.dumps({"token": token}).encode(),
+                                          {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})[1])
+                   for token in ("live", "old", "never-issued")}
+        assert answers["live"]["active"] is True and answers["live"]["username"] == "tester"
+        assert answers["old"] == {"active": False} and answers["never-issued"] == {"active": False}
+        status = f"{server.url}/v1/kernels.KernelsApiService/GetKernelSessionStatus"
+        rejected(server, send(status, "POST", b"{}", {"Content-Type": "application/json", "Authorization": "Bearer old"}),
+                 401, "Unauthenticated")
+
+
+def test_kaggle_stand_in_fails_as_the_service_does_when_asked():
+    faults = {"GetKernelSessionStatus": [429, 503, "drop"]}
+    with KaggleStandIn("tester", "secret-key", {"model.h5": b"x"}, faults=faults, expired_files={"model.h5"}) as server:
+        url = f"{server.url}/v1/kernels.KernelsApiService/GetKernelSessionStatus"
+        headers = {"Content-Type": "application/json", "Authorization": KAGGLE_AUTH}
+        assert send(url, "POST", b"{}", headers)[0] == 429
+        code, body = send(url, "POST", b"{}", headers)
+        assert code == 503 and b"Server Error" in body
+        with pytest.raises((urllib.error.URLError, ConnectionError)):  # closed with no answer
+            send(url, "POST", b"{}", headers)
+        code, body = send(f"{server.url}/files/model.h5?sig={server.signature('model.h5')}")
+        assert code == 400 and b"<Code>ExpiredToken</Code>" in body
+        assert server.violations == []
+
+
 COMET_JSON = {"Content-Type": "application/json;charset=utf-8", "Authorization": "test-key"}
 COMET_CASES = [
-    ("POST", "batch/logger/experiment/metric", b"{}", {"Content-Type": "application/json"}, 401, "Invalid api key"),
+    ("POST", "batch/logger/experiment/metric", b"{}", {"Content-Type": "application/json"}, 400, "api key not registered"),
     ("GET", "batch/logger/experiment/metric", b"", {"Authorization": "test-key"}, 405, "is not the method"),
     ("POST", "batch/logger/experiment/metric", json.dumps({"experimentKey": "never-started", "values": []}).encode(),
      COMET_JSON, 400, "unknown experiment 'never-started'"),
@@ -84,6 +112,26 @@ def test_comet_reads_need_the_key_and_a_known_experiment():
         rejected(server, send(f"{base}/api/rest/v2/experiment/metadata?experimentKey=k1"), 401, "Invalid api key")
         rejected(server, send(f"{base}/api/rest/v2/experiment/metadata?experimentKey=k1", headers={"Authorization": "test-key"}),
                  400, "unknown experiment 'k1'")
+
+
+def test_comet_stand_in_answers_what_the_sdk_reads():
+    with CometStandIn("test-key") as server:
+        base = server.url
+        assert json.loads(send(f"{base}isAlive/ver", headers={"Authorization": "test-key"})[1])["version"] == "3.62.294"
+        run = {"experimentKey": "k1", "projectName": "portability", "teamName": "tester", "offline": False}
+        code, body = send(f"{base}logger/add/run", "POST", json.dumps(run).encode(), COMET_JSON)
+        reply = json.loads(body)
+        assert code == 200 and reply["runId"] and reply["project_id"] and reply["focusUrl"].endswith("/tester/portability/")
+        code, body = send(f"{base}logger/add/run", "POST", json.dumps(run).encode(), COMET_JSON)
+        assert code == 400 and json.loads(body)["sdk_error_code"] == 90999  # already uploaded
+        code, body = send(f"{base}logger/add/run", "POST", json.dumps(run).encode(), {**COMET_JSON, "Authorization": "no"})
+        assert code == 400 and json.loads(body)["sdk_error_code"] == 90212  # InvalidAPIKey
+        multipart = {"Authorization": "test-key", "Content-Type": "multipart/form-data; boundary=b"}
+        part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="file"\r\n\r\nbytes\r\n--b--\r\n'
+        rejected(server, send(f"{base}asset/upload?experimentId=never&fileName=x", "POST", part, multipart), 400,
+                 "asset for unknown experiment 'never'")
+        assert send(f"{base}asset/upload?experimentId=k1&fileName=x", "POST", part, multipart)[0] == 200
+        assert server.assets == {"x": b"bytes"}
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ test metrics, the model, the code, tags, the environment and results.json; onlin
 is set and the server answers, else offline to a zip that `portability push comet` uploads later."""
 
 import json
+import logging
 import os
 import pathlib
 
@@ -22,17 +23,52 @@ def start_comet(settings, out_dir):
     options = dict(OPTIONS, tags=[settings.dataset, settings.model, settings.preset or "custom", "portability"])
     project = os.environ.get("COMET_PROJECT_NAME", "portability")
     if os.environ.get("COMET_API_KEY"):
-        tracker = comet_ml.start(project_name=project, online=True,
-                                 experiment_config=comet_ml.ExperimentConfig(**options))
+        with SDKErrors() as errors:
+            tracker = comet_ml.start(project_name=project, online=True,
+                                     experiment_config=comet_ml.ExperimentConfig(**options))
         if tracker.alive:
             return tracker, "online"
-        print("Comet server did not answer: logging offline instead (upload later with portability push comet)")
         tracker.end()
+        refused(errors.caught)
+        print("Comet server did not answer: logging offline instead (upload later with portability push comet)")
     offline_dir = out_dir / "comet-offline"
     offline_dir.mkdir(parents=True, exist_ok=True)
     tracker = comet_ml.start(project_name=project, online=False, experiment_config=comet_ml.ExperimentConfig(
         offline_directory=str(offline_dir), **options))
     return tracker, "offline"
+
+
+class SDKErrors(logging.Handler):
+    """The exceptions the SDK logs and swallows while it creates an experiment (it then hands back a
+    dead one, as it does when the server cannot be reached)."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.caught = []
+
+    def emit(self, record):
+        if record.exc_info and record.exc_info[1] is not None:
+            self.caught.append(record.exc_info[1])
+
+    def __enter__(self):
+        logging.getLogger("comet_ml").addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger("comet_ml").removeHandler(self)
+
+
+def refused(caught):
+    """Stop the run when the server answered and refused (a wrong key, an unknown workspace): going
+    offline would only fail again at upload."""
+    from comet_ml import exceptions
+
+    for error in caught:
+        if isinstance(error, exceptions.InvalidAPIKey):
+            raise SystemExit(f"Comet rejected COMET_API_KEY (InvalidAPIKey on {error.args[1]}): copy your key from "
+                             "comet.com > Account settings > API Keys, or unset COMET_API_KEY to log offline")
+        if isinstance(error, exceptions.InvalidWorkspace):
+            raise SystemExit(f"Comet has no workspace {error.args[0]!r} for this key: check COMET_WORKSPACE")
 
 
 class EpochMetrics(keras.callbacks.Callback):
