@@ -20,7 +20,7 @@ REFERENCE_DIR = store.ROOT / "results" / "reference"
 def command_run(args):
     """`portability run`: trains here, in this process, and records the run like every push."""
     config = arguments.config_from_args(args)
-    if args.seeds:
+    if args.seeds is not None:  # `--seeds ""` is refused by its parser, not taken as no seeds
         from portability import sweep_commands
 
         if args.out:

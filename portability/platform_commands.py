@@ -98,7 +98,7 @@ def command_push(args):
     names = args.platforms or adapters.names()
     chosen = arguments.platform_options(args, args.platforms)
     config = arguments.config_from_args(args)
-    if args.seeds:
+    if args.seeds is not None:
         from portability import sweep_commands
 
         return sweep_commands.sweep_seeds(config, args.seeds, "ready" if args.all else args.platforms, args)

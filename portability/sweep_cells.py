@@ -117,7 +117,7 @@ def dask_client(scheduler=None, workers=1):
     if scheduler:
         try:
             client = Client(scheduler, timeout="15s")
-        except (OSError, TimeoutError) as error:
+        except Exception as error:  # refused, timed out, or an address Dask cannot use: all the user's to fix
             raise UserError(f"cannot reach the Dask scheduler at {scheduler} ({type(error).__name__}): start it with "
                             "`dask scheduler` and at least one `dask worker`, or drop --scheduler") from None
         with client:
