@@ -176,7 +176,7 @@ def build_config(preset=None, config_file=None, overrides=None):
         file_values.pop("preset", None)
         values.update(file_values)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    unknown = sorted(set(values) - set(FIELDS))
+    unknown = sorted(map(str, set(values) - set(FIELDS)))  # a YAML key may be a number
     if unknown:
         raise UsageError(f"unknown config keys {', '.join(unknown)}: valid keys are {', '.join(FIELDS)}")
     return validate(ExperimentConfig(**{k: _cast(k, v) for k, v in values.items()}))
