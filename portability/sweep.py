@@ -8,6 +8,7 @@ tagged with its cell id, so a sweep run again skips what is complete and follows
 
 import concurrent.futures
 import contextlib
+import fcntl
 import hashlib
 import os
 import queue
@@ -19,7 +20,10 @@ from core import results as results_file
 from portability import store
 from portability.grid import computes_here
 from portability.progress import Progress, _duration
-from portability.sweep_cells import STOP, cell_runs, dask_client, run_cell, run_remote_cell, store_cell_run, sweeps_root
+from core.errors import UserError
+from portability.sweep_cells import (STOP, cell_runs, dask_client, remove_stale_scratch, run_cell, run_remote_cell,
+                                     store_cell_run, sweeps_root)
+from report.sweeps import manifest_problem
 
 
 def runs_root():
@@ -44,18 +48,24 @@ class Manifest:
         self.data = {"name": grid.name, "description": grid.description, "base": grid.base, "axes": grid.axes,
                      "platforms": grid.platforms, "margin": grid.margin, "threads": threads, "workers": workers,
                      "cells": {cell.id: {**cell.to_dict(), "state": "pending", "run": None} for cell in cells}}
+        self.problem = None
         if self.path.is_file():  # keep what an earlier attempt knew
-            for cell_id, entry in results_file.read_json(self.path).get("cells", {}).items():
+            earlier, self.problem = read_manifest(self.path)
+            if self.problem:  # kept beside it; the cells' runs are found again by their tags in the store
+                os.replace(self.path, self.path.with_name("manifest.json.damaged"))
+                self.problem += f": kept as {self.path.with_name('manifest.json.damaged')}, rewritten from the store"
+            for cell_id, entry in (earlier or {}).get("cells", {}).items():
                 if cell_id in self.data["cells"] and entry.get("run"):
                     self.data["cells"][cell_id]["run"] = entry["run"]
 
-    def mark(self, cell, state, run=None, error=None):
+    def mark(self, cell, state, run=None, error=None, save=True):
         entry = self.data["cells"][cell.id]
         entry.update(state=state, **({"run": run} if run else {}))
         entry.pop("error", None)
         if error:
             entry["error"] = error
-        self.save()
+        if save:
+            self.save()
 
     def save(self):
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -63,15 +73,51 @@ class Manifest:
         results_file.write_json(self.path, self.data)
 
 
-def read_manifests():
-    """(manifest, folder) of every sweep in the store; a damaged one is skipped by the caller's problems."""
-    found = []
+def read_manifest(path):
+    """(the manifest, None), or (None, what is wrong with it)."""
+    try:
+        data = results_file.read_json(path)
+    except (OSError, ValueError) as error:
+        return None, f"{path} is unreadable ({type(error).__name__}: {str(error)[:200]})"
+    problem = manifest_problem(data)
+    return (None, f"{path}: {problem}") if problem else (data, None)
+
+
+def scan_manifests():
+    """([(manifest, folder)] of every sweep in the store whose manifest is sound, [problem lines])."""
+    found, problems = [], []
     for path in sorted(sweeps_root().glob("*/manifest.json")):
+        data, problem = read_manifest(path)
+        if problem:
+            problems.append(f"{problem}: left out; `portability sweep GRID` rewrites it from the store")
+        else:
+            found.append((data, path.parent))
+    return found, problems
+
+
+def read_manifests():
+    """(manifest, folder) of every sweep in the store whose manifest is sound."""
+    return scan_manifests()[0]
+
+
+@contextlib.contextmanager
+def locked(folder):
+    """One sweep of a grid at a time: a second would train every cell the first has not finished.
+    The lock goes with the process (flock), so a killed sweep never leaves one behind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "a+") as handle:
         try:
-            found.append((results_file.read_json(path), path.parent))
-        except (OSError, ValueError):
-            continue
-    return found
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise UserError(f"sweep {folder.name} is already running ({holder}): wait for it to end or stop it; "
+                            "a second one would train the same cells again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        yield
 
 
 def plan(grid, threads):
@@ -105,12 +151,24 @@ def platform_adapters(grid):
 def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.stderr):
     """Run every cell that has no complete run yet; returns (the manifest's data, the sweep's folder)."""
     by_platform = platform_adapters(grid)
+    folder = folder_for(grid, grid.cells(threads))
+    with locked(folder):
+        try:
+            return _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder)
+        finally:
+            remove_stale_scratch()  # what the cells' killed processes left in the temp folder
+
+
+def _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder):
+    remove_stale_scratch()
     cells, done = plan(grid, threads)
     workers = workers or max(1, (os.cpu_count() or 1) // max(1, threads))
-    manifest = Manifest(folder_for(grid, cells), grid, cells, threads, None if scheduler else workers)
+    manifest = Manifest(folder, grid, cells, threads, None if scheduler else workers)
+    if manifest.problem:
+        print(f"problem: {manifest.problem}", file=stream)
     for cell in cells:
         if cell.id in done:
-            manifest.mark(cell, "done", run=done[cell.id])
+            manifest.mark(cell, "done", run=done[cell.id], save=False)
     todo = [cell for cell in cells if cell.id not in done]
     manifest.save()
     here = [cell for cell in todo if computes_here(cell.platform)]

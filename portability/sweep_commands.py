@@ -4,6 +4,7 @@ import argparse
 import math
 import pathlib
 import re
+import sys
 
 from core.errors import UsageError
 
@@ -43,6 +44,8 @@ def run_sweep(the_grid, args):
                              timeout=args.timeout)
     print(sweep.summary(data))
     section = sweeps.section(data, folder, sweep.runs_root())
+    for problem in section["problems"]:
+        print(f"problem: {problem}", file=sys.stderr)
     if section["rows"]:
         print("\n" + " | ".join(sweeps.COLUMNS))
         for cells in sweeps.table(section):
