@@ -122,7 +122,7 @@ def command_verify(args):
     if issues:
         raise UserError(f"{path} does not follow the results schema: {'; '.join(issues)}")
     reference_path = verify.find_reference(results, REFERENCE_DIR, args.reference)
-    reference = results_file.read_json(reference_path)
+    reference = verify.read_reference(reference_path)
     rows = verify.compare_with_reference(results, reference, args.tolerance)
     print(f"run {path} against reference {reference_path}:")
     for check, ok, detail in rows:
@@ -157,9 +157,11 @@ def _tolerance(text):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a difference of accuracy between 0 and 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give an accuracy difference such as 0.01") from None
+    if not 0 <= value <= 1:  # NaN fails this too
+        cause = "negative" if value < 0 else "above 1" if value > 1 else "not a number"
+        raise argparse.ArgumentTypeError(f"{text} is {cause}: the tolerance is an allowed difference of test accuracy "
+                                         "from 0 to 1 (0.01 = 1 point)")
     return value
 
 

@@ -174,6 +174,8 @@ def command_status(args):
             state = f"unknown ({error})"
         except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
             state = f"unknown (unreadable run folder: {type(error).__name__}: {error})"
+        if state == "submitting":
+            state += " (not submitted yet, or its push stopped: the same `portability push` resumes it)"
         print(f"{run.name:<60} {run.handle.mode:<9} {state}")
     for run_dir, problem in damaged:
         say(f"problem: {run_dir.parent.name}/{run_dir.name}: {problem}")

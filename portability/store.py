@@ -59,10 +59,30 @@ def new_run_dir(platform, run_id):
 def read_handle(run_dir):
     path = pathlib.Path(run_dir) / "handle.json"
     try:
-        return Handle.from_json(path.read_text())
-    except (ValueError, TypeError) as error:
+        values = json.loads(path.read_text())
+    except ValueError as error:
         raise UserError(f"{path} is damaged ({type(error).__name__}): this run cannot be followed; "
                         "delete its folder if it is of no use") from None
+    problem = _handle_problem(values)
+    if problem:
+        raise UserError(f"{path} is damaged ({problem}): this run cannot be followed; restore that key "
+                        "or delete its folder if it is of no use")
+    return Handle(**values)
+
+
+def _handle_problem(values):
+    """What keeps a handle.json's data from being a Handle, said by key; None when nothing does."""
+    if not isinstance(values, dict):
+        return "not a JSON object"
+    fields = {field.name: field for field in dataclasses.fields(Handle)}
+    required = [name for name, field in fields.items()
+                if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING]
+    missing, extra = [k for k in required if k not in values], sorted(map(str, set(values) - set(fields)))
+    wrong = [k for k in ("platform", "run_id", "bundle_hash", "mode") if k in values and not isinstance(values[k], str)]
+    wrong += ["details"] if not isinstance(values.get("details", {}), dict) else []
+    return "; ".join(filter(None, [missing and f"missing key {', '.join(missing)}",
+                                   extra and f"unexpected key {', '.join(extra)}",
+                                   wrong and f"{', '.join(wrong)} of the wrong type"])) or None
 
 
 def write_handle(run_dir, handle):
@@ -75,7 +95,8 @@ def status_history(run_dir):
         return []
     try:
         history = results_file.read_json(path)
-        if not isinstance(history, list) or not all(isinstance(entry, dict) and "state" in entry for entry in history):
+        if not isinstance(history, list) or not all(isinstance(entry, dict) and isinstance(entry.get("state"), str)
+                                                    for entry in history):
             raise ValueError("not a list of states")
         return history
     except ValueError as error:
@@ -122,8 +143,12 @@ def resolve(reference):
     path = pathlib.Path(reference)
     if (path / "handle.json").is_file():
         return read_handle(path), path
-    matches = [(h, d) for h, d in all_runs() if reference in (h.run_id, f"{h.platform}/{h.run_id}")]
+    found, damaged = scan()
+    matches = [(h, d) for h, d in found if reference in (h.run_id, f"{h.platform}/{h.run_id}")]
     if not matches:
+        for run_dir, problem in damaged:  # the folder is there: say what is wrong with it
+            if reference in (run_dir.name, f"{run_dir.parent.name}/{run_dir.name}"):
+                raise UserError(problem)
         raise UserError(f"no run {reference!r} in {runs_root()}; `portability status` lists the runs")
     return matches[-1]
 

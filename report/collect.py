@@ -43,9 +43,10 @@ def collect(root):
 def _state(path):
     """The last state in a run folder's status.json (read here: the report takes folders, not the store)."""
     try:
-        return results_file.read_json(path / "status.json")[-1]["state"] if (path / "status.json").is_file() else "no status"
+        state = results_file.read_json(path / "status.json")[-1]["state"] if (path / "status.json").is_file() else "no status"
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return "status.json unreadable"
+    return state if isinstance(state, str) else "status.json unreadable"
 
 
 def config_key(results):
