@@ -139,6 +139,10 @@ def command_notebook(args):
     target = pathlib.Path(args.out)
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists: choose another --out, or pass --force to replace it")
+    finished = [name for name in ("results.json", "model.h5", "model.keras") if (target.parent / "output" / name).exists()]
+    if args.execute and finished:  # a run's results are never overwritten, as for `run --out`
+        raise UsageError(f"{target.parent / 'output'} already holds a run's {', '.join(finished)}: give --out a "
+                         "notebook in another folder, or move that output away; nothing was written")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(notebook.for_platform("local", {}, adapters.get("local").bundle_config(config)))
     print(f"wrote {target}: open it in Jupyter, or run it with `jupyter execute {target}`")
