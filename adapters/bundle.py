@@ -11,7 +11,7 @@ import re
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHIMS = ROOT / "adapters" / "shims"
 TEMPLATES = ROOT / "adapters" / "templates"
-CORE_FILES = ("__init__.py", "config.py", "data_sources.py", "datasets.py", "environment.py", "errors.py", "experiment.py", "keras_import.py",
+CORE_FILES = ("__init__.py", "callbacks.py", "config.py", "data_sources.py", "datasets.py", "environment.py", "errors.py", "experiment.py", "keras_import.py",
               "models.py", "redact.py", "results.py", "throughput.py", "userdata.py")
 EMBEDDED = "# The bundle's files, verbatim (the platform runs this one file).\n"
 
