@@ -173,6 +173,8 @@ class DockerAdapter(Adapter):
         return f"{handle.details['jupyter_url']}?token={token}"
 
     def status(self, handle, run_dir):
+        if not handle.remote_id:  # stopped before its container was started: there is nothing to ask
+            return "unknown"
         if handle.details.get("jupyter_url"):  # done when the notebook has written its results
             if results_file.complete(run_dir / "work" / "output" / "results.json"):
                 return "completed"
@@ -189,8 +191,8 @@ class DockerAdapter(Adapter):
 
     def fetch_outputs(self, handle, run_dir, target):
         copy_work_outputs(run_dir, target)
-        logs = docker("logs", handle.remote_id, check=False)
-        if logs.returncode == 0:
+        logs = docker("logs", handle.remote_id, check=False) if handle.remote_id else None
+        if logs is not None and logs.returncode == 0:
             (target / "log.txt").write_text(logs.stdout + logs.stderr)
 
 

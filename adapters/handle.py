@@ -31,10 +31,30 @@ class Handle:
 def read_handle(run_dir):
     path = pathlib.Path(run_dir) / "handle.json"
     try:
-        return Handle.from_json(path.read_text())
-    except (ValueError, TypeError) as error:
+        values = json.loads(path.read_text())
+    except ValueError as error:
         raise UserError(f"{path} is damaged ({type(error).__name__}): this run cannot be followed; "
                         "delete its folder if it is of no use") from None
+    problem = _handle_problem(values)
+    if problem:
+        raise UserError(f"{path} is damaged ({problem}): this run cannot be followed; restore that key "
+                        "or delete its folder if it is of no use")
+    return Handle(**values)
+
+
+def _handle_problem(values):
+    """What keeps a handle.json's data from being a Handle, said by key; None when nothing does."""
+    if not isinstance(values, dict):
+        return "not a JSON object"
+    fields = {field.name: field for field in dataclasses.fields(Handle)}
+    required = [name for name, field in fields.items()
+                if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING]
+    missing, extra = [k for k in required if k not in values], sorted(map(str, set(values) - set(fields)))
+    wrong = [k for k in ("platform", "run_id", "bundle_hash", "mode") if k in values and not isinstance(values[k], str)]
+    wrong += ["details"] if not isinstance(values.get("details", {}), dict) else []
+    return "; ".join(filter(None, [missing and f"missing key {', '.join(missing)}",
+                                   extra and f"unexpected key {', '.join(extra)}",
+                                   wrong and f"{', '.join(wrong)} of the wrong type"])) or None
 
 
 def write_handle(run_dir, handle):

@@ -98,17 +98,22 @@ def execute(path, workdir, executed=None, timeout=1800):
     """Run every cell with nbclient in `workdir` (a kernel of this Python), the notebook file unchanged;
     the executed copy, outputs and all, goes to `executed`. Raises nbclient's CellExecutionError, which
     names the cell and the error, when one fails."""
+    import os
+    import tempfile
+
     import nbclient
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(workdir)}})
-    try:
-        client.execute()
-    finally:
-        if executed:
-            nbformat.write(notebook, executed)
+    # the kernel's temp folder is ours, removed afterwards: the bundle cell unpacks a copy of the code there
+    with tempfile.TemporaryDirectory(prefix="portability-kernel-") as scratch:
+        try:
+            client.execute(env={**os.environ, "TMPDIR": scratch})
+        finally:
+            if executed:
+                nbformat.write(notebook, executed)
     return notebook
 
 

@@ -78,7 +78,10 @@ FIELDS = {field.name: field for field in dataclasses.fields(ExperimentConfig)}
 
 def _cast(name, value):
     if value is None:
-        return None
+        if type(None) in typing.get_args(FIELDS[name].type):
+            return None
+        raise UsageError(f"config value {name}=null: give a value, or leave {name} out for the default "
+                         f"({FIELDS[name].default!r})")
     value_type = (typing.get_args(FIELDS[name].type) or (FIELDS[name].type,))[0]
     if isinstance(value, bool) or (value_type is str and not isinstance(value, str)) \
             or (value_type is not str and not isinstance(value, (int, float, str))):
@@ -92,6 +95,9 @@ def _cast(name, value):
     if value_type is float and not math.isfinite(cast):
         raise UsageError(f"config value {name}={value!r} is not a finite number")
     return cast
+
+
+cast_value = _cast  # a value as the config holds it (a grid compares its axes' values so)
 
 
 def validate(config):
@@ -222,7 +228,7 @@ def build_config(preset=None, config_file=None, overrides=None):
         file_values.pop("preset", None)
         values.update(file_values)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    unknown = sorted(set(values) - set(FIELDS))
+    unknown = sorted(map(str, set(values) - set(FIELDS)))  # a YAML key may be a number
     if unknown:
         raise UsageError(f"unknown config keys {', '.join(unknown)}: valid keys are {', '.join(FIELDS)}")
     return validate(ExperimentConfig(**{k: _cast(k, v) for k, v in values.items()}))

@@ -11,11 +11,13 @@ import logging
 import os
 import pathlib
 import resource
+import threading
 import time
 
 import numpy as np
 
 from core import environment, keras_import, results as results_file, throughput
+from core.callbacks import EpochLog, stop_at_a_step  # noqa: F401 (EpochLog: part of this module's interface)
 from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
 
@@ -62,35 +64,6 @@ def make_optimizer(keras, name, learning_rate):
         raise UsageError(f"unknown optimizer {name!r}: valid optimizers are {', '.join(valid)}") from None
     optimizer.learning_rate = learning_rate
     return optimizer
-
-
-class EpochLog:
-    """Collects one history row per epoch, across the training phases."""
-
-    def __init__(self, keras):
-        self.rows = []
-        self.phase = "train"
-        outer = self
-
-        class Callback(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.started, self.validating = time.perf_counter(), 0.0
-
-            def on_test_begin(self, logs=None):  # the validation pass at the end of an epoch
-                self.test_started = time.perf_counter()
-
-            def on_test_end(self, logs=None):
-                self.validating += time.perf_counter() - self.test_started
-
-            def on_epoch_end(self, epoch, logs=None):
-                row = {k: float(v) for k, v in (logs or {}).items()}
-                row.update(epoch=len(outer.rows) + 1, phase=outer.phase,
-                           learning_rate=float(self.model.optimizer.learning_rate.numpy()),
-                           seconds=round(time.perf_counter() - self.started, 3),
-                           validation_seconds=round(self.validating, 3))
-                outer.rows.append(row)
-
-        self.callback = Callback()
 
 
 def augmenter(keras, seed):
@@ -241,16 +214,22 @@ def build_model(keras, config, data, optimizer, log):
 def train(keras, tf, model, config, data, callbacks, verbose):
     """The schedule: `epochs`, then `fine_tune_epochs` at a tenth of the learning rate, then
     `augmentation_epochs` on augmented data. Returns one history row per epoch."""
+    with stop_at_a_step(keras) as stop:
+        return _schedule(keras, tf, model, config, data, [*callbacks, *(stop[:1] if stop else ())], verbose,
+                         stop[1] if stop else threading.Event())
+
+
+def _schedule(keras, tf, model, config, data, callbacks, verbose, stopped):
     history = EpochLog(keras)
     fit = dict(batch_size=config.batch_size, validation_data=data.validation, verbose=verbose,
                callbacks=[history.callback, *callbacks])
     if config.epochs:
         model.fit(data.x_train, data.y_train, epochs=config.epochs, **fit)
-    if config.fine_tune_epochs:
+    if config.fine_tune_epochs and not stopped.is_set():
         history.phase = "fine-tune"
         model.optimizer.learning_rate.assign(config.learning_rate * 0.1)
         model.fit(data.x_train, data.y_train, epochs=config.fine_tune_epochs, **fit)
-    if config.augmentation_epochs:
+    if config.augmentation_epochs and not stopped.is_set():
         history.phase = "augmented"
         augment = augmenter(keras, config.seed)
         stream = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))

@@ -75,14 +75,19 @@ def problems(results):
         found.append(f"schema_version {results['schema_version']} (this tool reads {SCHEMA_VERSION})")
     if results["platform"].get("obtained") not in OBTAINED:
         found.append(f"platform.obtained must be one of {', '.join(OBTAINED)}")
-    accuracy = results["test"].get("accuracy")
-    if not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1:
+    if not _fraction(results["test"].get("accuracy")):  # `true` is no accuracy, though Python counts it as 1
         found.append("test.accuracy is not a number in [0, 1]")
+    if not _fraction(results["target"].get("accuracy")) or not results["target"]["accuracy"]:
+        found.append("target.accuracy is not a number in (0, 1]")
     if results["target"].get("verdict") not in ("pass", "fail"):
         found.append("target.verdict must be pass or fail")
     if isinstance(results.get("artifacts"), dict) and results["artifacts"].get("status") == "saving":
         found.append("the run stopped while saving its model (artifacts.status is still saving): not a complete result")
     return found
+
+
+def _fraction(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 def summary_line(results):

@@ -12,18 +12,26 @@ from portability.console import say
 def command_report(args):
     import report
 
+    from report import gate
+
     out = pathlib.Path(args.out or store.ROOT / "results")
-    data = report.build(store.runs_root(), [manifest for manifest in sweep.read_manifests()], out)
+    manifests, sweep_problems = sweep.scan_manifests()
+    data = report.build(store.runs_root(), manifests, out, problems=sweep_problems)
     print(f"wrote {out / 'report.md'} and {out / 'report.html'}")
     width = max(len(row["obtained"]) for row in data["rows"])
     for cells in data["cells"]:
         print(f"  {cells[0]:<8} {cells[1]:<{width}} {cells[6]:>8} {cells[8]:<5} {cells[9]}")
     for problem in data["problems"]:
         say(f"problem: {problem}")
-    failing = report.failing_rows(data)
-    if args.fail_under and failing:
-        say("below target: " + ", ".join(f"{row['platform']} ({row['accuracy']:.4f} < {row['target']})" for row in failing))
+    if not args.fail_under:
+        return 0
+    reasons = gate.reasons(store.runs_root(), data, sweep_problems)
+    for reason in reasons:
+        say(f"gate: {reason}")
+    if reasons:
+        say(f"report --fail-under: FAIL ({len(reasons)} reason(s) above)")
         return 1
+    say("report --fail-under: every platform's latest run and every sweep meet their target")
     return 0
 
 
@@ -54,7 +62,9 @@ def command_docs(args):
 def add_commands(commands):
     report = commands.add_parser("report", help="write results/report.md and report.html from the run store")
     report.add_argument("--out", help="folder for the report (default results/)")
-    report.add_argument("--fail-under", action="store_true", help="exit 1 when any platform's run misses its target")
+    from report import gate
+
+    report.add_argument("--fail-under", action="store_true", help=gate.HELP)
     report.set_defaults(handler=command_report)
 
     diff = commands.add_parser("diff", help="the code a platform needed beyond the local run")

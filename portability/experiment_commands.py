@@ -24,7 +24,7 @@ def command_run(args):
     if spec is not None and not args.seeds:
         return run_script_here(args, spec)
     config = arguments.config_from_args(args)
-    if args.seeds:
+    if args.seeds is not None:  # `--seeds ""` is refused by its parser, not taken as no seeds
         from portability import sweep_commands
 
         if args.out:
@@ -155,7 +155,7 @@ def command_verify(args):
     if issues:
         raise UserError(f"{path} does not follow the results schema: {'; '.join(issues)}")
     reference_path = verify.find_reference(results, REFERENCE_DIR, args.reference)
-    reference = results_file.read_json(reference_path)
+    reference = verify.read_reference(reference_path)
     rows = verify.compare_with_reference(results, reference, args.tolerance)
     print(f"run {path} against reference {reference_path}:")
     for check, ok, detail in rows:
@@ -172,6 +172,10 @@ def command_notebook(args):
     target = pathlib.Path(args.out)
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists: choose another --out, or pass --force to replace it")
+    finished = [name for name in ("results.json", "model.h5", "model.keras") if (target.parent / "output" / name).exists()]
+    if args.execute and finished:  # a run's results are never overwritten, as for `run --out`
+        raise UsageError(f"{target.parent / 'output'} already holds a run's {', '.join(finished)}: give --out a "
+                         "notebook in another folder, or move that output away; nothing was written")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(notebook.for_platform("local", {}, adapters.get("local").bundle_config(config)))
     print(f"wrote {target}: open it in Jupyter, or run it with `jupyter execute {target}`")
@@ -190,9 +194,11 @@ def _tolerance(text):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a difference of accuracy between 0 and 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give an accuracy difference such as 0.01") from None
+    if not 0 <= value <= 1:  # NaN fails this too
+        cause = "negative" if value < 0 else "above 1" if value > 1 else "not a number"
+        raise argparse.ArgumentTypeError(f"{text} is {cause}: the tolerance is an allowed difference of test accuracy "
+                                         "from 0 to 1 (0.01 = 1 point)")
     return value
 
 

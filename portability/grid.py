@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import pathlib
 
 import adapters
@@ -22,6 +23,7 @@ from core.errors import UsageError
 GRIDS_DIR = pathlib.Path(__file__).resolve().parents[1] / "docs" / "grids"
 KEYS = ("name", "description", "base", "axes", "platforms", "margin", "quick")
 DEFAULT_MARGIN = 0.003
+MAX_CELLS = 10000  # planning, the manifest and the verdict stay interactive; a bigger study is several grids
 
 
 @dataclasses.dataclass
@@ -113,6 +115,9 @@ def load(reference, quick=False, platforms=None):
     if path.suffix not in (".yaml", ".yml", ".json"):
         raise UsageError(f"grid file {path} must end in .yaml, .yml or .json")
     values = core.config.read_config_file(path)
+    if not values:
+        raise UsageError(f"grid {path} is empty: a grid names a base config, axes and platforms "
+                         f"(see {GRIDS_DIR / 'seeds.yaml'})")
     unknown = sorted(set(values) - set(KEYS))
     if unknown:
         raise UsageError(f"grid {path}: unknown keys {', '.join(unknown)}: valid keys are {', '.join(KEYS)}")
@@ -141,14 +146,46 @@ def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", whe
                              f"{', '.join(k for k in core.config.FIELDS if k != 'preset')}")
         if not isinstance(values, list) or not values or len(set(map(json.dumps, values))) != len(values):
             raise UsageError(f"{where}: axis {key!r} needs a list of distinct values, got {values!r}")
-    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 < margin < 1:
-        raise UsageError(f"{where}: margin is a fraction of accuracy in (0, 1) (0.003 = 0.3 points), got {margin!r}")
+        _distinct_as_config(key, values, where)
+    check_margin(margin, where)
+    for key, value in base.items():
+        if value is None and key in core.config.FIELDS:  # a config drops None as "not given": say it here
+            core.config.cast_value(key, value)
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"{where}: name {name!r} must be letters, digits, - and _")
-    grid = Grid(name, dict(base), dict(axes), resolve_platforms(platforms, where), float(margin), description)
+    if not base and not axes:
+        raise UsageError(f"{where} names no experiment: give a `base` config and `axes` to vary "
+                         f"(see {GRIDS_DIR / 'seeds.yaml'})")
+    platforms = resolve_platforms(platforms, where)
+    count = math.prod(len(values) for values in axes.values()) * (1 if platforms == "ready" else len(platforms))
+    if count > MAX_CELLS:
+        raise UsageError(f"{where} has {count:,} cells, more than {MAX_CELLS:,}: split it into smaller grids "
+                         "(each is resumable, and the report shows every sweep)")
+    grid = Grid(name, dict(base), dict(axes), platforms, float(margin), description)
     for _ in grid.points():  # every combination must be a valid config: fail before anything runs
         pass
     return grid
+
+
+def _distinct_as_config(key, values, where):
+    """`seed: [1, 1.0]` is one seed twice: values are compared as the config will hold them."""
+    seen = {}
+    for value in values:
+        try:
+            cast = json.dumps(core.config.cast_value(key, value))
+        except UsageError:
+            continue  # the config check of every combination names the bad value
+        if cast in seen:
+            raise UsageError(f"{where}: axis {key!r} gives {seen[cast]!r} and {value!r}, the same {key} twice: "
+                             "keep one of them")
+        seen[cast] = value
+
+
+def check_margin(margin, where="grid"):
+    """The equivalence margin: a finite fraction of accuracy in (0, 1)."""
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 < margin < 1:
+        raise UsageError(f"{where}: margin is a fraction of accuracy in (0, 1) (0.003 = 0.3 points), got {margin!r}")
+    return float(margin)
 
 
 def resolve_platforms(platforms, where="grid"):
@@ -169,13 +206,19 @@ def resolve_platforms(platforms, where="grid"):
 
 
 def parse_seeds(text):
-    """`1-5`, `1,2,7` or `1-3,10` as a list of seeds."""
-    seeds = []
+    """`1-5`, `1,2,7` or `1-3,10` as a list of seeds; at most MAX_CELLS of them, counted before any
+    list is built."""
+    ranges = []
     for part in str(text).split(","):
-        low, _, high = part.strip().partition("-")
-        if not low.isdigit() or (high and not high.isdigit()) or (high and int(high) < int(low)):
+        low, dash, high = part.strip().partition("-")
+        if not (low.isascii() and low.isdigit()) or (dash and not (high.isascii() and high.isdigit())) \
+                or (dash and int(high) < int(low)):
             raise UsageError(f"--seeds {text!r}: write seeds as 1-5, 1,2,7 or 1-3,10")
-        seeds += list(range(int(low), int(high or low) + 1))
+        ranges.append((int(low), int(high) if dash else int(low)))
+    count = sum(high - low + 1 for low, high in ranges)
+    if count > MAX_CELLS:
+        raise UsageError(f"--seeds {text!r} names {count:,} seeds, more than {MAX_CELLS:,}: name fewer")
+    seeds = [seed for low, high in ranges for seed in range(low, high + 1)]
     if len(seeds) != len(set(seeds)):
         raise UsageError(f"--seeds {text!r} names a seed twice")
     return seeds

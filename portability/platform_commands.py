@@ -99,7 +99,7 @@ def command_push(args):
     names = args.platforms or adapters.names()
     chosen = arguments.platform_options(args, args.platforms)
     config = arguments.config_from_args(args)
-    if args.seeds:
+    if args.seeds is not None:
         from portability import sweep_commands
 
         return sweep_commands.sweep_seeds(config, args.seeds, "ready" if args.all else args.platforms, args)
@@ -177,6 +177,8 @@ def command_status(args):
             state = f"unknown ({error})"
         except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
             state = f"unknown (unreadable run folder: {type(error).__name__}: {error})"
+        if state == "submitting":
+            state += " (not submitted yet, or its push stopped: the same `portability push` resumes it)"
         print(f"{run.name:<60} {run.handle.mode:<9} {state}")
     for run_dir, problem in damaged:
         say(f"problem: {run_dir.parent.name}/{run_dir.name}: {problem}")

@@ -132,6 +132,8 @@ class Run:
         state = last_state(run_dir)
         if state == "pulled" or handle.mode == "emulated":
             return state
+        if state == "submitting" and handle.details.get("via") != IN_PROCESS:
+            return state  # the platform may not have it (the push stopped before recording it): nothing to ask
         if handle.details.get("via") == IN_PROCESS:
             if state == "running" and not _alive(handle.details.get("pid")):
                 return record_status(run_dir, "failed", "the process ended before the run did (interrupted)")
@@ -173,6 +175,9 @@ class Run:
         """Copy the run's outputs into its run folder, label how they were obtained, check the schema."""
         handle, run_dir = self.handle, self.run_dir
         state = self.status()
+        if state == "submitting":
+            raise UserError(f"{handle.platform} run {handle.run_id} stopped while it was being submitted: nothing to "
+                            "pull; the same `portability push` resumes it (or delete its folder)")
         if state not in TERMINAL and state != "pulled":
             raise UserError(f"{handle.platform} run {handle.run_id} is {state}; pull it once it has finished")
         if handle.details.get("via") == IN_PROCESS:

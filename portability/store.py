@@ -42,7 +42,8 @@ def status_history(run_dir):
         return []
     try:
         history = results_file.read_json(path)
-        if not isinstance(history, list) or not all(isinstance(entry, dict) and "state" in entry for entry in history):
+        if not isinstance(history, list) or not all(isinstance(entry, dict) and isinstance(entry.get("state"), str)
+                                                    for entry in history):
             raise ValueError("not a list of states")
         return history
     except ValueError as error:
@@ -89,8 +90,12 @@ def resolve(reference):
     path = pathlib.Path(reference)
     if (path / "handle.json").is_file():
         return read_handle(path), path
-    matches = [(h, d) for h, d in all_runs() if reference in (h.run_id, f"{h.platform}/{h.run_id}")]
+    found, damaged = scan()
+    matches = [(h, d) for h, d in found if reference in (h.run_id, f"{h.platform}/{h.run_id}")]
     if not matches:
+        for run_dir, problem in damaged:  # the folder is there: say what is wrong with it
+            if reference in (run_dir.name, f"{run_dir.parent.name}/{run_dir.name}"):
+                raise UserError(problem)
         raise UserError(f"no run {reference!r} in {runs_root()}; `portability status` lists the runs")
     return matches[-1]
 

@@ -19,7 +19,9 @@ from core import results as results_file
 from portability import store
 from portability.grid import computes_here
 from portability.progress import Progress, _duration
-from portability.sweep_cells import STOP, cell_runs, dask_client, describe_engine, run_cell, run_remote_cell, store_cell_run, sweeps_root
+from portability.sweep_cells import (STOP, cell_runs, dask_client, describe_engine, remove_stale_scratch, run_cell,
+                                     run_remote_cell, store_cell_run, sweeps_root)
+from portability.sweep_manifest import Manifest, locked, read_manifest, read_manifests, scan_manifests  # noqa: F401
 
 
 def runs_root():
@@ -34,44 +36,6 @@ def folder_for(grid, cells):
 def complete(run_dir):
     """A run whose results.json is there and whole: the cell needs nothing more."""
     return results_file.complete(run_dir / "results.json")
-
-
-class Manifest:
-    """manifest.json: the grid and each cell's state and run, rewritten atomically on every change."""
-
-    def __init__(self, folder, grid, cells, threads, workers):
-        self.folder, self.path = folder, folder / "manifest.json"
-        self.data = {"name": grid.name, "description": grid.description, "base": grid.base, "axes": grid.axes,
-                     "platforms": grid.platforms, "margin": grid.margin, "threads": threads, "workers": workers,
-                     "cells": {cell.id: {**cell.to_dict(), "state": "pending", "run": None} for cell in cells}}
-        if self.path.is_file():  # keep what an earlier attempt knew
-            for cell_id, entry in results_file.read_json(self.path).get("cells", {}).items():
-                if cell_id in self.data["cells"] and entry.get("run"):
-                    self.data["cells"][cell_id]["run"] = entry["run"]
-
-    def mark(self, cell, state, run=None, error=None):
-        entry = self.data["cells"][cell.id]
-        entry.update(state=state, **({"run": run} if run else {}))
-        entry.pop("error", None)
-        if error:
-            entry["error"] = error
-        self.save()
-
-    def save(self):
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        results_file.write_json(self.path, self.data)
-
-
-def read_manifests():
-    """(manifest, folder) of every sweep in the store; a damaged one is skipped by the caller's problems."""
-    found = []
-    for path in sorted(sweeps_root().glob("*/manifest.json")):
-        try:
-            found.append((results_file.read_json(path), path.parent))
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def plan(grid, threads):
@@ -105,12 +69,24 @@ def platform_adapters(grid):
 def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.stderr):
     """Run every cell that has no complete run yet; returns (the manifest's data, the sweep's folder)."""
     by_platform = platform_adapters(grid)
+    folder = folder_for(grid, grid.cells(threads))
+    with locked(folder):
+        try:
+            return _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder)
+        finally:
+            remove_stale_scratch()  # what the cells' killed processes left in the temp folder
+
+
+def _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder):
+    remove_stale_scratch()
     cells, done = plan(grid, threads)
     workers = workers or max(1, (os.cpu_count() or 1) // max(1, threads))
-    manifest = Manifest(folder_for(grid, cells), grid, cells, threads, None if scheduler else workers)
+    manifest = Manifest(folder, grid, cells, threads, None if scheduler else workers)
+    if manifest.problem:
+        print(f"problem: {manifest.problem}", file=stream)
     for cell in cells:
         if cell.id in done:
-            manifest.mark(cell, "done", run=done[cell.id])
+            manifest.mark(cell, "done", run=done[cell.id], save=False)
     todo = [cell for cell in cells if cell.id not in done]
     manifest.save()
     here = [cell for cell in todo if computes_here(cell.platform)]

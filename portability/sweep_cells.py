@@ -22,6 +22,7 @@ from portability import runs, store
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SWEEPS = "_sweeps"  # beside the platforms' folders in the run store; no platform name starts with "_"
 STOP = threading.Event()  # set when the sweep is interrupted: the platform cells stop following
+SCRATCH = "portability-cell-"  # + the worker's pid: its scratch folders are known stale once it is gone
 
 
 def sweeps_root():
@@ -40,7 +41,8 @@ def cell_runs():
 def run_cell(platform, config, threads):
     """On a Dask worker: one cell through the command line, in a scratch run store; returns the run
     folder's files, so the worker needs the project and the data cache, not this machine's disk."""
-    with tempfile.TemporaryDirectory(prefix="portability-cell-") as scratch:
+    remove_stale_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
         scratch = pathlib.Path(scratch)
         (scratch / "config.json").write_text(json.dumps(config))
         environment = dict(os.environ, PORTABILITY_RUNS_DIR=str(scratch / "runs"), PYTHONUNBUFFERED="1")
@@ -56,6 +58,24 @@ def run_cell(platform, config, threads):
                      for path in folders[0].rglob("*") if path.is_file()}
         return {"exit_code": done.returncode, "output": (done.stdout + done.stderr)[-3000:], "files": files,
                 "run_id": folders[0].name if folders else None, "worker": _worker_name()}
+
+
+def remove_stale_scratch(folder=None):
+    """Scratch folders of cells whose worker process is gone (killed with its sweep): a live one's stay."""
+    for path in pathlib.Path(folder or tempfile.gettempdir()).glob(f"{SCRATCH}*"):
+        pid = path.name[len(SCRATCH):].split("-")[0]
+        if path.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _worker_name():
@@ -118,7 +138,7 @@ def dask_client(scheduler=None, workers=1):
     if scheduler:
         try:
             client = Client(scheduler, timeout="15s")
-        except (OSError, TimeoutError) as error:
+        except Exception as error:  # refused, timed out, or an address Dask cannot use: all the user's to fix
             raise UserError(f"cannot reach the Dask scheduler at {scheduler} ({type(error).__name__}): start it with "
                             "`dask scheduler` and at least one `dask worker`, or drop --scheduler") from None
         with client:

@@ -1,6 +1,10 @@
 """`portability sweep GRID`, and `run/push --seeds`: the cells of a grid on Dask, then the verdict."""
 
+import argparse
+import math
 import pathlib
+import re
+import sys
 
 from core.errors import UsageError
 
@@ -31,7 +35,7 @@ def run_sweep(the_grid, args):
     from report import sweeps
 
     if args.margin is not None and args.margin != the_grid.margin:
-        the_grid.margin = args.margin
+        the_grid.margin = args.margin  # checked by its argument type
     threads = _threads(args.threads)
     if getattr(args, "dry_run", False):
         print(sweep.describe_plan(the_grid, threads, args.workers))
@@ -40,6 +44,8 @@ def run_sweep(the_grid, args):
                              timeout=args.timeout)
     print(sweep.summary(data))
     section = sweeps.section(data, folder, sweep.runs_root())
+    for problem in section["problems"]:
+        print(f"problem: {problem}", file=sys.stderr)
     if section["rows"]:
         print("\n" + " | ".join(sweeps.COLUMNS))
         for cells in sweeps.table(section):
@@ -54,15 +60,39 @@ def _threads(value):
     return value
 
 
+def _margin(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give a fraction of accuracy such as 0.003") from None
+    if not math.isfinite(value) or not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction of accuracy in (0, 1): 0.003 is 0.3 points")
+    return value
+
+
+def _workers(text):
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes >= 1")
+    return int(text)
+
+
+def _scheduler(text):
+    """A Dask scheduler address: tcp:// (or tls://, ucx://, ws://, wss://), or HOST:PORT."""
+    if re.fullmatch(r"(tcp|tls|ucx|ws|wss)://[^/\s]+", text) or re.fullmatch(r"[\w.\-\[\]:]+:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a Dask scheduler address: give tcp://HOST:8786 "
+                                     "(`dask scheduler` prints it), not a web address")
+
+
 def add_sweep_options(parser, with_seeds=False):
     if with_seeds:
         parser.add_argument("--seeds", help="replicate over seeds (1-5, 1,2,7 or 1-3,10): a sweep, with its verdict")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads per cell computed here "
                         "(default 1; the count changes the weights, and is recorded)")
-    parser.add_argument("--workers", type=int, help="Dask worker processes here (default: cores / threads)")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (tcp://HOST:8786) "
-                        "instead of a cluster on this machine")
-    parser.add_argument("--margin", type=float, help="equivalence margin as a fraction of accuracy "
+    parser.add_argument("--workers", type=_workers, help="Dask worker processes here, >= 1 (default: cores / threads)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler, help="an existing Dask scheduler "
+                        "(tcp://HOST:8786) instead of a cluster on this machine")
+    parser.add_argument("--margin", type=_margin, help="equivalence margin as a fraction of accuracy in (0, 1) "
                         "(default: the grid's, else 0.003 = 0.3 points)")
 
 

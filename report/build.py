@@ -13,7 +13,9 @@ LEGEND = ("*executed*: ran on the platform; *emulated*: ran here in an emulation
           "Problems). \"vs local\" and \"weights = local\" compare only runs with the local run's config and protocol.")
 CV_NOTE = ("Cross-validation rows report the mean over folds of all 70,000 rows (or the task's rows), not a "
            "10,000-image holdout: compare them with holdout rows with care.")
-SWEEP_NOTE = ("Each sweep cell is one run. \"target\" says whether the mean's 95% interval clears the target, "
+SWEEP_NOTE = ("Each sweep cell is one run. The 95% CI is the t interval of the mean over seeds, clipped to 0-100% "
+              "(an accuracy cannot leave it; a clipped interval is marked wide: too few seeds to say more). "
+              "\"target\" says whether the mean's 95% interval clears the target, "
               "straddles it or falls short. \"verdict vs local\" pairs each seed with local's: EQUIVALENT when two "
               "one-sided tests put the difference within the margin, DIFFERENT when a paired t-test rejects no "
               "difference, else INCONCLUSIVE. Weights compare bit for bit only at the same thread count.")
@@ -26,11 +28,13 @@ COLUMNS = [("platform", "platform", "str"), ("obtained", "how obtained", "str"),
            ("tested_against", "adapter tested against", "str")]
 
 
-def build(runs_root, manifests, out_dir, platforms_dir=codediff.PLATFORMS_DIR):
+def build(runs_root, manifests, out_dir, platforms_dir=codediff.PLATFORMS_DIR, problems=()):
     """Write report.md, report.html and the plots into `out_dir` for the runs under `runs_root` and the
-    sweeps' (manifest, folder) pairs; return the data behind them."""
+    sweeps' (manifest, folder) pairs; return the data behind them. `problems`: lines the caller found
+    (damaged sweep manifests), listed with the report's own."""
     out_dir = pathlib.Path(out_dir)
     data = model(pathlib.Path(runs_root), manifests, platforms_dir)
+    data["problems"] += list(problems)
     images = plots.plots(data["rows"])
     for section in data["sweeps"]:
         section["plots"] = plots.sweep_plots(section)
@@ -56,13 +60,16 @@ def model(runs_root, manifests, platforms_dir):
              and codediff.generated("local", platforms_dir)]
     for diff in diffs:
         diff["html"] = codediff.html_side_by_side(diff)
-    sweep_sections = [dict(section, cells_text=sweeps.table(section)) for section in sweeps.sections(manifests, runs_root)]
-    return {"answer": answer.answer(rows, sweep_sections),"legend": LEGEND, "columns": [title for _, title, _ in COLUMNS], "rows": rows,
+    sections = [dict(section, cells_text=sweeps.table(section)) for section in sweeps.sections(manifests, runs_root)]
+    problems += [f"{section['name']} (sweep): {problem}" for section in sections for problem in section["problems"]]
+    problems += [f"{folder.name} (sweep): manifest.json {sweeps.manifest_problem(manifest)}: left out; "
+                 "`portability sweep GRID` rewrites it" for manifest, folder in manifests if sweeps.manifest_problem(manifest)]
+    return {"answer": answer.answer(rows, sections), "legend": LEGEND, "columns": [title for _, title, _ in COLUMNS], "rows": rows,
             "cells": [table_cells(row) for row in rows], "row_classes": [_row_class(row) for row in rows],
             "cv_note": CV_NOTE if any(r["results"] and "CV" in r["protocol"] for r in rows) else None,
             "local": local, "problems": problems, "reproducibility": collect.reproducibility(found),
             "drift": collect.drift(rows, local), "diffs": diffs, "groups": codediff.GROUPS,
-            "sweeps": sweep_sections,
+            "sweeps": sections,
             "sweep_columns": sweeps.COLUMNS, "sweep_note": SWEEP_NOTE}
 
 

@@ -51,9 +51,10 @@ def _history(path):
 
 def _state(path):
     try:
-        return _history(path)[-1]["state"] if (path / "status.json").is_file() else "no status"
+        state = _history(path)[-1]["state"] if (path / "status.json").is_file() else "no status"
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return "status.json unreadable"
+    return state if isinstance(state, str) else "status.json unreadable"
 
 
 def _detail(path):

@@ -4,6 +4,10 @@
     compare(local_by_seed, other_by_seed)    the difference to local, its CI, and an equivalence test
                                              (two one-sided tests) against a margin: equivalent,
                                              different or inconclusive (with the seeds it would need)
+
+Inputs they cannot use (no runs, NaN, an accuracy outside [0, 1], a margin outside (0, 1)) raise
+VerdictError, one line naming the value. The mean's t interval is clipped to what an accuracy can be
+(0 to 1) and says so (`ci_clipped`): with few seeds it is wide, and the clipped end is no estimate.
 """
 
 import math
@@ -13,28 +17,59 @@ ALPHA = 0.05
 POWER = 0.8
 
 
+class VerdictError(ValueError):
+    """Inputs the statistics cannot use; the message names the value."""
+
+
+def _fraction(value, what, low_open=False):
+    """`value` as a float in [0, 1] ((0, 1] with `low_open`), else VerdictError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not (0 < value if low_open else 0 <= value) or value > 1:
+        raise VerdictError(f"{what} must be a number in {'(0' if low_open else '[0'}, 1], got {value!r}")
+    return float(value)
+
+
+def _finite(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise VerdictError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def _sd(values):
-    """The sample standard deviation; identical values are 0, without scipy's precision warning."""
+    """The sample standard deviation; identical values (or a spread below float precision) are 0."""
     from scipy import stats
 
     if len(set(values)) == 1:
         return 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return float(stats.tstd(values))
+        sd = float(stats.tstd(values))
+    return sd if math.isfinite(sd) and sd > 0 else 0.0
+
+
+def _clipped(interval, low, high):
+    """(the interval within [low, high], whether it had to be clipped)."""
+    clipped = (max(low, interval[0]), min(high, interval[1]))
+    return clipped, clipped != tuple(interval)
 
 
 def summary(accuracies, target, confidence=0.95):
-    """Per platform and config: n, mean, standard deviation, the mean's t interval, and the target verdict."""
+    """Per platform and config: n, mean, standard deviation, the mean's t interval (clipped to [0, 1]),
+    and the target verdict."""
     from scipy import stats
 
+    accuracies = [_fraction(value, "an accuracy") for value in accuracies]
+    target = _fraction(target, "the target", low_open=True)
     n = len(accuracies)
-    mean = sum(accuracies) / n
+    if n == 0:
+        raise VerdictError("no accuracies: a verdict needs at least one run")
+    mean = min(1.0, max(0.0, math.fsum(accuracies) / n))
     sd = _sd(accuracies) if n > 1 else None
-    interval = None
+    interval, clipped = None, False
     if n > 1:
         interval = (mean, mean) if sd == 0 else tuple(float(v) for v in stats.t.interval(
             confidence, n - 1, loc=mean, scale=sd / math.sqrt(n)))
+        interval, clipped = _clipped(interval, 0.0, 1.0)
     passing = sum(1 for accuracy in accuracies if accuracy >= target)
     if interval is None:
         verdict = "one run: no interval"
@@ -44,7 +79,8 @@ def summary(accuracies, target, confidence=0.95):
         verdict = "falls short"
     else:
         verdict = "straddles the target"
-    return {"n": n, "mean": mean, "sd": sd, "ci": interval, "passing": passing, "target": target, "verdict": verdict}
+    return {"n": n, "mean": mean, "sd": sd, "ci": interval, "ci_clipped": clipped, "passing": passing,
+            "target": target, "verdict": verdict}
 
 
 def compare(local_by_seed, other_by_seed, margin, alpha=ALPHA):
@@ -53,14 +89,18 @@ def compare(local_by_seed, other_by_seed, margin, alpha=ALPHA):
     the paired t-test rejects and the difference is not within the margin; else inconclusive."""
     from scipy import stats
 
+    margin = _fraction(margin, "the margin", low_open=True)
+    if margin == 1:
+        raise VerdictError("the margin must be below 1 (a fraction of accuracy: 0.003 = 0.3 points)")
     seeds = sorted(set(local_by_seed) & set(other_by_seed))
-    differences = [other_by_seed[seed] - local_by_seed[seed] for seed in seeds]
+    differences = [_finite(other_by_seed[seed], f"seed {seed}'s accuracy")
+                   - _finite(local_by_seed[seed], f"local seed {seed}'s accuracy") for seed in seeds]
     n = len(differences)
     result = {"seeds": seeds, "n": n, "margin": margin, "difference": None, "ci": None, "p_equivalence": None,
               "p_difference": None, "seeds_needed": None}
     if n < 2:
         return dict(result, verdict="inconclusive", reason="fewer than 2 seeds run on both")
-    mean = sum(differences) / n
+    mean = math.fsum(differences) / n
     sd = _sd(differences)
     result["difference"] = mean
     if sd == 0:  # every seed gave the same difference (often 0: identical weights)

@@ -41,6 +41,15 @@ def serve_folder(folder):
         server.server_close()
 
 
+def default_sigint():
+    """preexec_fn of a child that a test interrupts: Ctrl-C's default handling, even when the suite was
+    started from a shell that ignores SIGINT (`nohup make test &`, a detached CI runner), whose children
+    inherit the ignored signal and would never see it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def portability(*args, env=None, cwd=ROOT, timeout=900):
     """Run the installed `portability` command as a user would."""
     return subprocess.run([str(BIN / "portability"), *map(str, args)], capture_output=True, text=True,

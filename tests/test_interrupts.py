@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import BIN, ROOT, portability
+from tests.conftest import BIN, ROOT, default_sigint, portability
 
 TINY = ["--model", "1-layer", "--epochs", "6", "--batch-size", "16", "--target-accuracy", "0.5"]
 
@@ -18,7 +18,7 @@ def interrupt_when(command, marker, env, timeout=300):
     """Start `command`, send SIGINT once a line containing `marker` appears; its exit code and output."""
     # unbuffered: Keras' epoch lines go to stdout, which a pipe would otherwise hold back to the end
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint)
     lines, deadline = [], time.monotonic() + timeout
     for line in process.stdout:
         lines.append(line)
@@ -43,6 +43,9 @@ def test_sigint_during_a_run(marker, tiny_npz, tmp_path):
     env = {"PORTABILITY_RUNS_DIR": str(tmp_path / "runs")}
     code, output = interrupt_when([str(BIN / "portability"), "run", "--dataset", str(tiny_npz), *TINY], marker, env)
     assert code == 130 and "interrupted" in output and "Traceback" not in output, output
+    if marker.startswith("Epoch"):  # stopped between steps by the callback, not inside TensorFlow
+        assert "stopping at the end of this step" in output and "Epoch 6/6" not in output, output
+    assert not list((tmp_path / "runs" / "local").glob("*/results.json"))  # never a result
     status, report = assert_store_is_sound(env, tmp_path)
     assert "failed" in status and "completed" not in status
     assert "local    failed, no result" in report.stdout  # never shown as a result
@@ -83,3 +86,35 @@ def test_sigint_during_a_push_then_the_push_resumes(marker, tiny_npz, tmp_path):
     assert len(list((tmp_path / "runs" / "local").iterdir())) == 1  # no duplicate platform run
     status, report = assert_store_is_sound(env, tmp_path)
     assert "pulled" in status and "local    executed" in report.stdout
+
+
+def test_the_first_ctrl_c_stops_between_steps_and_the_second_aborts():
+    """The handler `train` installs: the first SIGINT only asks (the callback sets model.stop_training at
+    the next step's end), a second raises at once, and leaving the block raises KeyboardInterrupt."""
+    from core import experiment, keras_import
+
+    keras, _ = keras_import.import_keras()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a shell that does not ignore it
+    try:
+        _stop_twice(experiment, keras)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_twice(experiment, keras):
+    with pytest.raises(KeyboardInterrupt):
+        with experiment.stop_at_a_step(keras) as (callback, asked):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # delivered between bytecodes: nothing raised, the flag set
+            assert asked.is_set()
+
+            class Model:
+                stop_training = False
+
+            callback.set_model(Model())
+            callback.on_train_batch_end(0)
+            assert callback.model.stop_training
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

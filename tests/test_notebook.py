@@ -21,8 +21,11 @@ TINY = ["--model", "1-layer", "--batch-size", "64", "--target-accuracy", "0.5"]
 
 def test_the_experiment_notebook_runs_and_trains_the_local_weights(tiny_npz, tmp_path, local_tiny_results):
     target = tmp_path / "nb" / "experiment.ipynb"
-    done = portability("notebook", "--dataset", tiny_npz, *TINY, "--out", target, "--execute")
+    (tmp_path / "tmp").mkdir()
+    done = portability("notebook", "--dataset", tiny_npz, *TINY, "--out", target, "--execute",
+                       env={"TMPDIR": str(tmp_path / "tmp")})
     assert done.returncode == 0, done.stderr[-3000:]
+    assert list((tmp_path / "tmp").iterdir()) == []  # the kernel's unpacked bundle is not left behind
     results = json.loads((tmp_path / "nb" / "output" / "results.json").read_text())
     assert results["weights_sha256"] == local_tiny_results["weights_sha256"]  # the script's weights
     assert results["platform"]["form"] == "notebook" and results["artifacts"]["status"] == "saved"
@@ -35,6 +38,10 @@ def test_the_experiment_notebook_runs_and_trains_the_local_weights(tiny_npz, tmp
     assert "tiny.npz / 1-layer: test accuracy 0.7100, target 50.00%: PASS" in printed
     again = portability("notebook", "--out", target)
     assert again.returncode == 2 and "exists" in again.stderr and "--force" in again.stderr
+    before = {path.name: path.read_bytes() for path in (tmp_path / "nb" / "output").iterdir()}
+    twice = portability("notebook", "--dataset", tiny_npz, *TINY, "--out", target, "--execute", "--force")
+    assert twice.returncode == 2 and "output already holds a run's results.json, model.h5, model.keras" in twice.stderr
+    assert {path.name: path.read_bytes() for path in (tmp_path / "nb" / "output").iterdir()} == before  # nothing lost
 
 
 def test_a_failing_cell_is_a_message(tmp_path):

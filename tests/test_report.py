@@ -79,7 +79,7 @@ def test_report_rows_verdicts_and_problems(store, monkeypatch):
     assert "| training images/s |" in markdown and f"| {rows['local']['images_per_second']:,.0f} |" in markdown
     assert "## Problems" in markdown and "Cross-validation rows report the mean over folds" in markdown
     failing = portability("report", "--out", root / "out", "--fail-under", env=env)
-    assert failing.returncode == 1 and "below target: openml" in failing.stderr
+    assert failing.returncode == 1 and "gate: openml: the report's row misses its target (0.7643 < 0.99)" in failing.stderr
     pushed = root / "runs" / "codalab" / "20261122-120000-failed"  # pushed, but it brought nothing back
     pushed.mkdir(parents=True)
     (pushed / "status.json").write_text(json.dumps([{"time": "2026-11-22T12:00:00Z", "state": "failed"}]))

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from portability import grid
-from tests.conftest import BIN, ROOT, portability
+from tests.conftest import BIN, ROOT, default_sigint, portability
 from tests.kaggle_server import KaggleStandIn
 from tests.test_kaggle import credentials, reference_outputs  # noqa: F401 (a fixture)
 
@@ -116,12 +116,14 @@ def wait_for(condition, timeout, what):
 
 def start_sweep(path, env=None):
     return subprocess.Popen([str(BIN / "portability"), "sweep", str(path), "--workers", "1"], cwd=ROOT,
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
 
 
 def test_a_killed_sweep_resumes_without_training_a_cell_twice(tiny_npz, run_store, tmp_path):
     path = write_grid(tmp_path, tiny_npz, {"seed": [1, 2]})
-    sweep = start_sweep(path)
+    (tmp_path / "tmp").mkdir()
+    sweep = start_sweep(path, {"TMPDIR": str(tmp_path / "tmp")})
     done_cells = lambda: (run_store / "_sweeps").is_dir() and sum(  # noqa: E731
         c["state"] == "done" for c in manifest_of(run_store)["cells"].values()) >= 1
     wait_for(done_cells, 300, "the first cell")
@@ -130,6 +132,7 @@ def test_a_killed_sweep_resumes_without_training_a_cell_twice(tiny_npz, run_stor
     _, stderr = sweep.communicate(timeout=120)
     assert sweep.returncode == 130 and "Traceback" not in stderr
     assert local_runs(run_store) == first  # what was in flight left no half run behind
+    assert list((tmp_path / "tmp").glob("portability-cell-*")) == []  # nor its scratch folder
 
     resumed = portability("sweep", path, "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr[-3000:]

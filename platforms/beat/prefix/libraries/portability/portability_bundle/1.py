@@ -186,6 +186,76 @@ BUNDLE['config.json'] = r'''{
 BUNDLE['core/__init__.py'] = r'''"""The shared core experiment: data, models, training and results. Knows nothing of platforms."""
 '''
 
+BUNDLE['core/callbacks.py'] = r'''"""The Keras callbacks of training: one history row per epoch, and Ctrl-C that stops between steps."""
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+
+
+class EpochLog:
+    """Collects one history row per epoch, across the training phases."""
+
+    def __init__(self, keras):
+        self.rows = []
+        self.phase = "train"
+        outer = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.started, self.validating = time.perf_counter(), 0.0
+
+            def on_test_begin(self, logs=None):  # the validation pass at the end of an epoch
+                self.test_started = time.perf_counter()
+
+            def on_test_end(self, logs=None):
+                self.validating += time.perf_counter() - self.test_started
+
+            def on_epoch_end(self, epoch, logs=None):
+                row = {k: float(v) for k, v in (logs or {}).items()}
+                row.update(epoch=len(outer.rows) + 1, phase=outer.phase,
+                           learning_rate=float(self.model.optimizer.learning_rate.numpy()),
+                           seconds=round(time.perf_counter() - self.started, 3),
+                           validation_seconds=round(self.validating, 3))
+                outer.rows.append(row)
+
+        self.callback = Callback()
+
+
+@contextlib.contextmanager
+def stop_at_a_step(keras):
+    """Ctrl-C during training: the first stops it at the end of the current step (a callback sets
+    `model.stop_training`, which Keras reads between steps), a second aborts at once. Then
+    KeyboardInterrupt, so a stopped run is recorded interrupted, never a result. (Raised inside `fit`,
+    it once aborted TensorFlow: `free(): invalid next size`.) Yields the callback, or None where
+    SIGINT is not Python's to handle (another thread, a kernel, a shell that ignores it)."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield None
+        return
+    asked = threading.Event()
+
+    class Stop(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.stop_training = self.model.stop_training or asked.is_set()
+
+    def first(signum, frame):
+        if asked.is_set():
+            signal.default_int_handler(signum, frame)
+        asked.set()
+        print("interrupted: stopping at the end of this step (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield Stop(), asked
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if asked.is_set():
+        raise KeyboardInterrupt
+'''
+
 BUNDLE['core/capture.py'] = r'''"""Auto-logging for a researcher's own Keras code: hooks installed before the code runs, no edit to it.
 
     recorder = capture.install(seed=42)        # seeds, deterministic ops, threads, then the hooks
@@ -529,7 +599,10 @@ FIELDS = {field.name: field for field in dataclasses.fields(ExperimentConfig)}
 
 def _cast(name, value):
     if value is None:
-        return None
+        if type(None) in typing.get_args(FIELDS[name].type):
+            return None
+        raise UsageError(f"config value {name}=null: give a value, or leave {name} out for the default "
+                         f"({FIELDS[name].default!r})")
     value_type = (typing.get_args(FIELDS[name].type) or (FIELDS[name].type,))[0]
     if isinstance(value, bool) or (value_type is str and not isinstance(value, str)) \
             or (value_type is not str and not isinstance(value, (int, float, str))):
@@ -543,6 +616,9 @@ def _cast(name, value):
     if value_type is float and not math.isfinite(cast):
         raise UsageError(f"config value {name}={value!r} is not a finite number")
     return cast
+
+
+cast_value = _cast  # a value as the config holds it (a grid compares its axes' values so)
 
 
 def validate(config):
@@ -673,7 +749,7 @@ def build_config(preset=None, config_file=None, overrides=None):
         file_values.pop("preset", None)
         values.update(file_values)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    unknown = sorted(set(values) - set(FIELDS))
+    unknown = sorted(map(str, set(values) - set(FIELDS)))  # a YAML key may be a number
     if unknown:
         raise UsageError(f"unknown config keys {', '.join(unknown)}: valid keys are {', '.join(FIELDS)}")
     return validate(ExperimentConfig(**{k: _cast(k, v) for k, v in values.items()}))
@@ -1187,11 +1263,13 @@ import logging
 import os
 import pathlib
 import resource
+import threading
 import time
 
 import numpy as np
 
 from core import environment, keras_import, results as results_file, throughput
+from core.callbacks import EpochLog, stop_at_a_step  # noqa: F401 (EpochLog: part of this module's interface)
 from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
 
@@ -1238,35 +1316,6 @@ def make_optimizer(keras, name, learning_rate):
         raise UsageError(f"unknown optimizer {name!r}: valid optimizers are {', '.join(valid)}") from None
     optimizer.learning_rate = learning_rate
     return optimizer
-
-
-class EpochLog:
-    """Collects one history row per epoch, across the training phases."""
-
-    def __init__(self, keras):
-        self.rows = []
-        self.phase = "train"
-        outer = self
-
-        class Callback(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.started, self.validating = time.perf_counter(), 0.0
-
-            def on_test_begin(self, logs=None):  # the validation pass at the end of an epoch
-                self.test_started = time.perf_counter()
-
-            def on_test_end(self, logs=None):
-                self.validating += time.perf_counter() - self.test_started
-
-            def on_epoch_end(self, epoch, logs=None):
-                row = {k: float(v) for k, v in (logs or {}).items()}
-                row.update(epoch=len(outer.rows) + 1, phase=outer.phase,
-                           learning_rate=float(self.model.optimizer.learning_rate.numpy()),
-                           seconds=round(time.perf_counter() - self.started, 3),
-                           validation_seconds=round(self.validating, 3))
-                outer.rows.append(row)
-
-        self.callback = Callback()
 
 
 def augmenter(keras, seed):
@@ -1417,16 +1466,22 @@ def build_model(keras, config, data, optimizer, log):
 def train(keras, tf, model, config, data, callbacks, verbose):
     """The schedule: `epochs`, then `fine_tune_epochs` at a tenth of the learning rate, then
     `augmentation_epochs` on augmented data. Returns one history row per epoch."""
+    with stop_at_a_step(keras) as stop:
+        return _schedule(keras, tf, model, config, data, [*callbacks, *(stop[:1] if stop else ())], verbose,
+                         stop[1] if stop else threading.Event())
+
+
+def _schedule(keras, tf, model, config, data, callbacks, verbose, stopped):
     history = EpochLog(keras)
     fit = dict(batch_size=config.batch_size, validation_data=data.validation, verbose=verbose,
                callbacks=[history.callback, *callbacks])
     if config.epochs:
         model.fit(data.x_train, data.y_train, epochs=config.epochs, **fit)
-    if config.fine_tune_epochs:
+    if config.fine_tune_epochs and not stopped.is_set():
         history.phase = "fine-tune"
         model.optimizer.learning_rate.assign(config.learning_rate * 0.1)
         model.fit(data.x_train, data.y_train, epochs=config.fine_tune_epochs, **fit)
-    if config.augmentation_epochs:
+    if config.augmentation_epochs and not stopped.is_set():
         history.phase = "augmented"
         augment = augmenter(keras, config.seed)
         stream = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
@@ -1913,14 +1968,19 @@ def problems(results):
         found.append(f"schema_version {results['schema_version']} (this tool reads {SCHEMA_VERSION})")
     if results["platform"].get("obtained") not in OBTAINED:
         found.append(f"platform.obtained must be one of {', '.join(OBTAINED)}")
-    accuracy = results["test"].get("accuracy")
-    if not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1:
+    if not _fraction(results["test"].get("accuracy")):  # `true` is no accuracy, though Python counts it as 1
         found.append("test.accuracy is not a number in [0, 1]")
+    if not _fraction(results["target"].get("accuracy")) or not results["target"]["accuracy"]:
+        found.append("target.accuracy is not a number in (0, 1]")
     if results["target"].get("verdict") not in ("pass", "fail"):
         found.append("target.verdict must be pass or fail")
     if isinstance(results.get("artifacts"), dict) and results["artifacts"].get("status") == "saving":
         found.append("the run stopped while saving its model (artifacts.status is still saving): not a complete result")
     return found
+
+
+def _fraction(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 def summary_line(results):
