@@ -10,7 +10,7 @@ from tests.conftest import portability
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["run", "--model", "resnet"], "invalid choice: 'resnet' (choose from 'reference', '1-layer', '2-layer', '3-layer', 'vgg')"),
+    (["run", "--model", "resnet"], "unknown model 'resnet': valid models are reference, 1-layer, 2-layer, 3-layer, vgg, or your own as FILE.py:FUNCTION"),
     (["run", "--preset", "x"], "invalid choice: 'x' (choose from 'mnist-reference'"),
     (["run", "--dataset", "cifar10"], "unknown dataset 'cifar10': use one of mnist, fashion-mnist"),
     (["run", "--epochs", "0"], "nothing to train"),

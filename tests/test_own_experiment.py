@@ -28,7 +28,7 @@ def run_here(run_dir, source, *options):
     done = portability("run", "--script", source, "--out", run_dir, *options, env={"PORTABILITY_THREADS": "1"},
                        timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((run_dir / "results.json").read_text()), done.stdout
+    return json.loads((run_dir / "results.json").read_text()), done.stdout + done.stderr  # the notebook's cell outputs come through the log (stderr)
 
 
 @pytest.fixture(scope="module")
