@@ -196,7 +196,8 @@ class GenuineCodaLab:
         for _, process in self.processes:
             for pid in [process.pid, *descendants(process.pid)]:
                 try:
-                    rss = [line for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS")]
+                    status = pathlib.Path(f"/proc/{pid}/status").read_text().splitlines()
+                    rss = [line for line in status if line.startswith("VmRSS")]
                     total += int(rss[0].split()[1]) if rss else 0
                 except OSError:
                     pass
@@ -221,7 +222,8 @@ class GenuineCodaLab:
             except ProcessLookupError:
                 pass
         for network in self.networks:  # the run containers on our networks, then the networks
-            ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"network={network}"], capture_output=True, text=True).stdout.split()
+            ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"network={network}"], capture_output=True,
+                                 text=True).stdout.split()
             if ids:
                 subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
             subprocess.run(["docker", "network", "rm", network], capture_output=True)

@@ -12,7 +12,6 @@ import pytest
 from adapters import codalab
 from core import config
 from tests.codalab_server import CodaLabStandIn
-from tests.contract import AdapterContract, emulated_outputs
 from tests.conftest import ROOT, live, live_push, portability
 
 TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "64", "--target-accuracy", "0.5"]

@@ -57,6 +57,13 @@ def until(condition, timeout=180, what="the condition"):
     raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
+def state_of(run, env):
+    """What `portability status RUN` says of the run's state (its last word)."""
+    done = portability("status", run, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()[-1]
+
+
 def handle_of(run_store, run):
     return json.loads((run_store / run / "handle.json").read_text())
 
@@ -74,35 +81,41 @@ def test_a_run_survives_its_worker_going_offline_and_can_be_killed(codalab_serve
     os.kill(worker.pid, signal.SIGSTOP)
     try:
         until(lambda: bundle_state(genuine, uuid) == "worker_offline", timeout=60, what="worker_offline")
-        status = portability("status", run, env=genuine)
-        assert status.stdout.split()[-1] == "running", status.stdout
+        assert state_of(run, genuine) == "running"  # not failed: CodaLab resumes the run
     finally:
         os.kill(worker.pid, signal.SIGCONT)
     until(lambda: bundle_state(genuine, uuid) == "running", timeout=60, what="the run coming back")
     cl(genuine, "kill", "-w", genuine["PORTABILITY_CODALAB_WORKSHEET"], uuid)
-    ended = until(lambda: portability("status", run, env=genuine).stdout.split()[-1] in ("cancelled", "completed", "failed")
-                  and portability("status", run, env=genuine).stdout.split()[-1], what="the kill")
-    assert ended == "cancelled"
+    until(lambda: state_of(run, genuine) in ("cancelled", "completed", "failed"), what="the kill")
+    assert state_of(run, genuine) == "cancelled"
     pulled = portability("pull", run, env=genuine)
     assert pulled.returncode == 1 and "Traceback" not in pulled.stderr
     assert f"CodaLab: run {uuid} killed" in pulled.stderr or "killed" in (run_store / run / "log.txt").read_text()
 
 
 def test_failed_runs_say_what_codalab_said(genuine, tmp_path, run_store):
-    """Difference 3: a run that failed before its command ran has no contents (download: 404); the user
-    sees CodaLab's failure message. A run whose program fails: its exit code and log tail come back."""
+    """Difference 3: a run that failed before its command ran (its image does not exist) has no contents
+    (download: 404); the user sees CodaLab's failure message instead. A run whose program fails: its exit
+    code and log tail come back. Both pushed first, then followed, so that they fail side by side."""
     x_train, y_train = synthetic_images(64, seed=1)
     np.savez(tmp_path / "broken.npz", x_train=x_train, y_train=y_train)  # no test split: fails in the run
-    failed = portability("push", "codalab", "--wait", "--timeout", "600", "--dataset", tmp_path / "broken.npz", *TINY,
-                         env=genuine)
-    assert failed.returncode == 1 and "Traceback (most recent" not in failed.stderr, failed.stderr[-2000:]
-    assert "without a results.json" in failed.stderr and "exit code 1" in failed.stderr
-    run = next(run_store.glob("codalab/*"))
-    assert "x_test" in (run / "log.txt").read_text()  # the program's own error, from its stderr
-    no_image = portability("push", "codalab", "--wait", "--timeout", "600", "--dataset", tmp_path / "broken.npz", *TINY,
-                           "--force", env={**genuine, "PORTABILITY_CODALAB_IMAGE": "portability/no-such-image:1"})
-    assert no_image.returncode == 1 and "Traceback (most recent" not in no_image.stderr
-    assert "portability/no-such-image:1" in no_image.stderr and "not found" not in no_image.stderr.split("CodaLab:")[0]
+    runs = {}
+    for image in (genuine["PORTABILITY_CODALAB_IMAGE"], "portability/no-such-image:1"):
+        pushed = portability("push", "codalab", "--force", "--dataset", tmp_path / "broken.npz", *TINY,
+                             env={**genuine, "PORTABILITY_CODALAB_IMAGE": image})
+        assert pushed.returncode == 0, pushed.stderr[-2000:]
+        runs[image] = pushed.stdout.split("run: ")[1].split()[0]
+    for run in runs.values():
+        until(lambda: state_of(run, genuine) in ("failed", "completed"), what=f"{run} ending")
+        assert state_of(run, genuine) == "failed"
+    program, no_image = (portability("pull", run, env=genuine) for run in runs.values())
+    for pulled in (program, no_image):
+        assert pulled.returncode == 1 and "Traceback (most recent" not in pulled.stderr, pulled.stderr[-2000:]
+        assert "without a results.json" in pulled.stderr
+    assert "exit code 1" in program.stderr and "missing arrays x_test" in program.stderr  # the program's last line
+    assert "x_test" in (run_store / runs[genuine["PORTABILITY_CODALAB_IMAGE"]] / "log.txt").read_text()
+    assert "Failed to download Docker image" in no_image.stderr and "portability/no-such-image:1" in no_image.stderr
+    assert "Path ''" not in no_image.stderr  # not the 404 of the empty bundle
 
 
 def test_an_image_without_python_on_path_is_refused_before_anything_is_sent(genuine, tiny_npz, run_store):
@@ -156,7 +169,7 @@ def test_an_interrupted_push_resumes_then_status_and_pull_from_another_home(coda
     assert status.returncode == 0 and status.stdout.split()[-1] == "submitting", status.stdout + status.stderr
     resumed = portability("push", "codalab", "--dataset", tiny_npz, *TINY, env=genuine)
     assert resumed.returncode == 0 and "resuming the interrupted push" in resumed.stderr, resumed.stderr[-3000:]
-    until(lambda: portability("status", run, env=other).stdout.split()[-1] in ("completed", "failed"), what="the run's end")
+    until(lambda: state_of(run, other) in ("completed", "failed"), what="the run's end")
     pulled = portability("pull", run, env=other)
     assert pulled.returncode == 0 and f"{run}: [executed]" in pulled.stdout, pulled.stderr[-2000:]
     results = json.loads((run_store / run / "results.json").read_text())
