@@ -13,7 +13,8 @@ What a loopback server needs that CodaLab's own deployment (docker-compose) prov
    shared engine the other networks are someone else's).
 3. Bundles that ask for the network join the worker's `<prefix>_ext` network: it is created beforehand
    as --internal, so no bundle has a route off the host.
-Everything started is stopped by PID; the datadir, networks and containers it created are removed.
+Everything started is stopped by PID; the datadir, networks, containers and image cache tags it created
+are removed.
 """
 
 import json
@@ -67,6 +68,7 @@ class GenuineCodaLab:
         self.processes, self.networks, self.timings = [], [], {}
         self.holder = None
         self.url = f"http://127.0.0.1:{REST_PORT}"
+        self.created = time.time()
 
     # the namespace ------------------------------------------------------------------------------
     def enter(self, *command):
@@ -173,8 +175,8 @@ class GenuineCodaLab:
         mark("tables and root user")
         self.spawn("ws-server", [VENV / "bin" / "cl-ws-server", "--port", WS_PORT])
         self.spawn("rest-server", [VENV / "bin" / "cl-server"])
-        # a worker silent for 10 s is offline (CodaLab's default is 60 s; the worker checks in every 2 s)
-        self.spawn("bundle-manager", [VENV / "bin" / "cl-bundle-manager", "--worker-timeout-seconds", "10"])
+        # a worker silent for 6 s is offline (CodaLab's default is 60 s; the worker checks in every 2 s)
+        self.spawn("bundle-manager", [VENV / "bin" / "cl-bundle-manager", "--worker-timeout-seconds", "6"])
         self.wait_for("the REST server", self.rest_ready)
         mark("REST answering")
         self.start_worker()
@@ -203,7 +205,7 @@ class GenuineCodaLab:
                     pass
         return round(total / 1024)
 
-    def stop(self, grace=10):
+    def stop(self, grace=5):
         """Every process asked to end at once (SIGTERM), killed with its children after `grace` seconds."""
         family = [pid for _, process in self.processes for pid in descendants(process.pid)]
         for _, process in self.processes:
@@ -227,10 +229,22 @@ class GenuineCodaLab:
             if ids:
                 subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
             subprocess.run(["docker", "network", "rm", network], capture_output=True)
+        _remove_cache_tags(self.created)
         if self.holder is not None and self.holder.poll() is None:
             self.holder.kill()
             self.holder.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _remove_cache_tags(since):
+    """The worker tags each image it uses `codalab-image-cache/last-used:<time>`: untag ours (made since
+    `since`); the images themselves stay."""
+    listed = subprocess.run(["docker", "images", "codalab-image-cache/last-used", "--format", "{{.Tag}}"],
+                            capture_output=True, text=True).stdout.split()
+    ours = [f"codalab-image-cache/last-used:{tag}" for tag in listed
+            if tag.replace(".", "", 1).isdigit() and float(tag) >= since]
+    if ours:
+        subprocess.run(["docker", "rmi", *ours], capture_output=True)
 
 
 def descendants(pid):
