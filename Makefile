@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PYTHON39 ?= $(shell for p in $$(command -v python3.9) $$HOME/.pyenv/versions/3.9*/bin/python; do \
   $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 9))' 2>/dev/null && echo $$p && break; done)
 
-.PHONY: run test bench bench-sweep setup data platforms clean codalab-cli beat-env
+.PHONY: run test bench bench-sweep setup data platforms clean codalab-cli codalab-server beat-env
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -35,13 +35,25 @@ bench: data
 bench-sweep: data
 	$(BIN)/python benchmarks/bench_sweep.py $(BENCH_ARGS)
 
-# The CodaLab CLI installs only on Python 3.9 and conflicts with TensorFlow: it gets its own venv.
-codalab-cli: .codalab-venv/bin/cl
+# The CodaLab CLI installs only on Python 3.9 and conflicts with TensorFlow: it gets its own venv, with the
+# server-only packages the wheel's own server needs (the tests start the genuine server: tests/codalab_genuine.py;
+# mysqlclient builds against Debian's default-libmysqlclient-dev and needs build-essential and pkg-config).
+CODALAB_PACKAGES := codalab==1.7.5 mysqlclient==1.4.1 gunicorn==20.0.4 alembic==1.4.3
 
-.codalab-venv/bin/cl:
+codalab-cli: .codalab-venv/.installed
+
+.codalab-venv/.installed:
 	@test -n "$(PYTHON39)" || { echo "the CodaLab CLI needs Python 3.9: install it (e.g. pyenv install 3.9) or pass PYTHON39=/path/to/python3.9"; exit 1; }
-	$(PYTHON39) -m venv .codalab-venv
-	.codalab-venv/bin/python -m pip install -q codalab==1.7.5
+	@test -x .codalab-venv/bin/python || $(PYTHON39) -m venv .codalab-venv
+	.codalab-venv/bin/python -m pip install -q $(CODALAB_PACKAGES) || { echo "the CodaLab server packages need \
+	  build tools: sudo apt-get install build-essential pkg-config default-libmysqlclient-dev"; exit 1; }
+	touch $@
+
+# The genuine CodaLab server on loopback (MariaDB, REST, bundle manager, a Docker worker) until Ctrl-C;
+# needs root, Debian's mariadb-server and a Docker engine (see docs/platforms/codalab.md).
+codalab-server: setup codalab-cli
+	PORTABILITY_DOCKER_OFFLINE=1 $(BIN)/portability setup docker
+	$(BIN)/python tests/codalab_genuine.py
 
 # BEAT's packages run on Python 3.11 only (3.12 removed `imp`), need setuptools < 81 (pkg_resources) and
 # pin jsonschema 3.2: they get their own venv, with TensorFlow beside them (the local executor runs the

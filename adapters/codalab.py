@@ -7,6 +7,7 @@ their key (./code, ./data); everything left in the working directory becomes the
 """
 
 import functools
+import hashlib
 import json
 import os
 import pathlib
@@ -15,17 +16,18 @@ import subprocess
 import sys
 import tempfile
 
-from adapters import bundle, emulation
+from adapters import bundle, codalab_image, emulation
+from adapters.options import Option
 from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, explain
 from core import config as configuration, datasets
-from core.errors import UsageError
 
 ROOT = bundle.ROOT
 
 DEFAULT_IMAGE = "tensorflow/tensorflow:2.21.0"  # CodaLab's default image has TF 1.12: always name one
+# worker_offline is not final: the bundle goes back to running when its worker checks in again
 STATES = {"created": "queued", "staged": "queued", "preparing": "queued", "starting": "queued",
           "running": "running", "finalizing": "running", "ready": "completed", "failed": "failed",
-          "killed": "cancelled", "worker_offline": "failed"}
+          "killed": "cancelled", "worker_offline": "running"}
 INSTALL_HINT = "make codalab-cli (the CodaLab CLI in its own Python 3.9 environment, .codalab-venv/)"
 NETWORK = ("off", "on")
 LAUNCHER = "cl_network_off.py"
@@ -60,13 +62,6 @@ def cl_python(program):
     return shutil.which(words[0])
 
 
-def network_setting():
-    network = os.environ.get("PORTABILITY_CODALAB_NETWORK", "off")
-    if network not in NETWORK:
-        raise UsageError(f"unknown PORTABILITY_CODALAB_NETWORK {network!r}: valid values are {', '.join(NETWORK)}")
-    return network
-
-
 def logged_in():
     """Whether an earlier `cl login` left a token in $CODALAB_HOME/state.json."""
     home = pathlib.Path(os.environ.get("CODALAB_HOME") or pathlib.Path.home() / ".codalab")
@@ -82,19 +77,39 @@ def data_name(settings):
     return f"portability-data-{pathlib.Path(settings.dataset).stem}"
 
 
+def content_hash(folder):
+    """SHA-256 over the data bundle's files (relative path and content): names the bundle, so that only a
+    bundle with this very content is reused."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in pathlib.Path(folder).rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder)}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
+def split_worksheet(spec):
+    """`https://host::name` -> (`https://host`, `name`); a bare name is on the default server."""
+    address, _, name = spec.rpartition("::")
+    return address, name
+
+
 class CodaLabAdapter(Adapter):
     name = "codalab"
     display_name = "CodaLab"
     user_data_at = "data/"  # the data bundle, linked in as ./data
     code_dir = "code"  # bundle/code/ is the code bundle; the plan and worksheet sit beside it
     tool = ("cl", f"{INSTALL_HINT}, or set PORTABILITY_CODALAB_CL")
+    option_specs = (Option("image", DEFAULT_IMAGE, "the Docker image the run gets"),
+                    Option("worksheet", "https://worksheets.codalab.org::portability", "the worksheet (SERVER::NAME)"),
+                    Option("memory", "8g", "the run's memory request"), Option("cpus", "2", "the run's CPU request"),
+                    Option("gpus", "0", "the run's GPU request"), Option("time", "2h", "the run's time limit"),
+                    Option("network", "off", "whether the run may use the network", choices=NETWORK))
 
     def find_tool(self):
         return cl_path()
 
     @property
     def network(self):
-        return network_setting() == "on"
+        return self.platform_options["network"] == "on"
 
     def check(self):
         missing = super().check()
@@ -106,13 +121,7 @@ class CodaLabAdapter(Adapter):
         return []
 
     def options(self):
-        return {"image": os.environ.get("PORTABILITY_CODALAB_IMAGE", DEFAULT_IMAGE),
-                "worksheet": os.environ.get("PORTABILITY_CODALAB_WORKSHEET", "https://worksheets.codalab.org::portability"),
-                "memory": os.environ.get("PORTABILITY_CODALAB_MEMORY", "8g"),
-                "cpus": os.environ.get("PORTABILITY_CODALAB_CPUS", "2"),
-                "gpus": os.environ.get("PORTABILITY_CODALAB_GPUS", "0"),
-                "time": os.environ.get("PORTABILITY_CODALAB_TIME", "2h"),
-                "network": network_setting()}
+        return dict(self.platform_options)
 
     def slots(self, settings):
         return {"IMAGE": self.options()["image"]}
@@ -163,18 +172,14 @@ class CodaLabAdapter(Adapter):
             raise MissingCredentials("; ".join(missing))
         settings = configuration.config_from_dict(json.loads((run_dir / "config.json").read_text()))
         options = self.options()
+        handle.details["image_checked"] = codalab_image.checked_for_run(options["image"])
         session = handle.details.setdefault("session", f"portability-{handle.run_id}")
+        handle.details["worksheet"] = options["worksheet"]  # status and pull go to this server, from any CODALAB_HOME
         cl = functools.partial(self.cl, session=session)
-        cl("work", options["worksheet"])
-        name = data_name(settings)
-        data_uuid = cl("search", f"name={name}", "-u").splitlines()
-        if data_uuid:
-            data_uuid = data_uuid[0].strip()
-        else:
-            data_uuid = cl("upload", str(self.data_bundle(settings, run_dir)), "-n", name,
-                                "-d", f"{settings.dataset} for the portability suite").splitlines()[-1].strip()
+        self.open_worksheet(cl, options["worksheet"])
+        data_uuid = self.data_uuid(cl, settings, run_dir)
         code_uuid = cl("upload", str(run_dir / "bundle" / "code"), "-n", f"portability-code-{handle.bundle_hash[:12]}",
-                            "-d", "portability experiment code (entry + core)").splitlines()[-1].strip()
+                       "-d", "portability experiment code (entry + core)").splitlines()[-1].strip()
         network_off = options["network"] == "off"
         run_uuid = cl("run", f"code:{code_uuid}", f"data:{data_uuid}", "python code/experiment.py",
                       "--request-docker-image", options["image"], "--request-memory", options["memory"],
@@ -195,6 +200,35 @@ class CodaLabAdapter(Adapter):
             raise PlatformError(f"CodaLab recorded request_network={recorded} for run {run_uuid}, asked for "
                                 f"{not network_off}; {stopped}. Check the CLI version (`make codalab-cli`)")
 
+    def open_worksheet(self, cl, spec):
+        """`cl work` on the worksheet, creating it first when the server has none of that name (CodaLab
+        itself only creates a user's home and dashboard worksheets)."""
+        try:
+            cl("work", spec)
+            return
+        except PlatformError as error:
+            if "No worksheet found" not in str(error):
+                raise
+        address, name = split_worksheet(spec)
+        cl("work", f"{address}::" if address else "::")  # the user's home worksheet on that server
+        cl("new", name)
+        cl("work", spec)
+
+    def data_uuid(self, cl, settings, run_dir):
+        """The data bundle: one of the user's own, ready, with this content (named by its hash), or a new upload.
+        A failed or half-uploaded bundle of the same name, or someone else's, is never reused."""
+        folder = self.data_bundle(settings, run_dir)
+        name = f"{data_name(settings)}-{content_hash(folder)[:16]}"
+        found = cl("search", f"name={name}", "state=ready", ".mine", "-u").split()
+        if found:
+            return found[0]
+        return cl("upload", str(folder), "-n", name,
+                  "-d", f"{settings.dataset} for the portability suite").splitlines()[-1].strip()
+
+    def setup(self, log):
+        """A local CodaLab worker's image: the experiment image's runtime with Python on PATH."""
+        log(f"now: export PORTABILITY_CODALAB_IMAGE={codalab_image.build(log=log)}")
+
     def data_bundle(self, settings, run_dir):
         """The data as its own bundle folder: canonical IDX files, or the user's file."""
         folder = run_dir / "data-bundle"
@@ -207,19 +241,42 @@ class CodaLabAdapter(Adapter):
         (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / source.name)
         return folder
 
+    def remote(self, handle, *args):
+        """`cl` on the run's own server and worksheet (recorded at push), whatever CODALAB_HOME is current."""
+        worksheet = handle.details.get("worksheet") or self.options()["worksheet"]
+        return self.cl(args[0], "-w", worksheet, *args[1:], session=handle.details["session"])
+
     def status(self, handle, run_dir):
-        state = self.cl("info", "-f", "state", handle.remote_id, session=handle.details["session"]).strip()
+        if not handle.remote_id:  # the push stopped before CodaLab had a run: pushing again resumes it
+            return "submitting"
+        state = self.remote(handle, "info", "-f", "state", handle.remote_id).strip()
         return STATES.get(state, "unknown")
 
     def fetch_outputs(self, handle, run_dir, target):
         with tempfile.TemporaryDirectory() as tmp:
-            self.cl("download", handle.remote_id, "-o", f"{tmp}/out", session=handle.details["session"])
             out = pathlib.Path(tmp) / "out"
+            try:
+                self.remote(handle, "download", handle.remote_id, "-o", str(out))
+            except PlatformError as error:
+                if "not found" not in str(error):
+                    raise
+                out.mkdir()  # a bundle that failed before its command ran has no contents at all
             for name in ("results.json", "model.h5", "model.keras"):
                 if (out / name).is_file():
                     shutil.copyfile(out / name, target / name)
-            log = "".join((out / name).read_text() for name in ("stdout", "stderr") if (out / name).is_file())
+            log = "".join((out / name).read_text(errors="replace") for name in ("stdout", "stderr") if (out / name).is_file())
+            if not (out / "results.json").is_file():
+                log += self.failure(handle, log)
             (target / "log.txt").write_text(log)
+
+    def failure(self, handle, log):
+        """CodaLab's own account of a run that left no results (state, exit code, failure message), with the
+        run's last output line: the pull's error message shows this line."""
+        fields = self.remote(handle, "info", "-f", "state,exitcode,failure_message", handle.remote_id).split("\t")
+        state, code, message = (field.strip() for field in (fields + ["", "", ""])[:3])
+        last = [line.strip() for line in log.splitlines() if line.strip()][-1:]
+        return (f"\nCodaLab: run {handle.remote_id} {state}, exit code {code}, CodaLab's message: {message}"
+                + (f"; the run's last output: {last[0][:300]}" if last else "") + "\n")
 
     # emulation of a CodaLab worker ------------------------------------------------------------
     def sandbox(self, run_dir, data_dir, settings):

@@ -1,8 +1,13 @@
-"""A stand-in for the CodaLab Worksheets REST API (/rest/...) on 127.0.0.1 for the real `cl` CLI: it
-checks the login, worksheet lookup, uploads and the run bundle (command, dependencies by key, resource
-requests, network access off), walks the run through its states and serves an output bundle (or a
-failure). `record_network` makes it store another request_network than the one sent, as a server that
-ignored the request would; kills (POST /rest/bundle-actions) are checked and recorded."""
+"""A stand-in for the CodaLab Worksheets REST API (/rest/...) on 127.0.0.1 for the real `cl` CLI.
+
+The CodaLab tests run against the genuine CodaLab 1.7.5 server (tests/codalab_genuine.py). This stand-in
+remains only for what the genuine server cannot be made to do: a server that records another
+request_network than the one sent (`record_network`), and request checks the plan.sh test relies on.
+It checks the login, worksheet lookup, uploads and the run bundle (command, dependencies by key, resource
+requests, network access off), walks the run through its states and serves an output bundle. Where it
+answers, it answers as the genuine server does (checked there): an unknown worksheet is a 404 "No worksheet
+found with name ...", a search honours `state=` and `.mine`, and a failed run without outputs has no
+contents (404 "Path '' in bundle ... not found"). Kills (POST /rest/bundle-actions) are recorded."""
 
 import io
 import json
@@ -31,7 +36,7 @@ class CodaLabStandIn(LoopbackServer):
 
     def route(self, request, body):
         parsed = urllib.parse.urlparse(request.path)
-        query = {k: v[0] for k, v in urllib.parse.parse_qs(parsed.query).items()}
+        query = {k: ",".join(v) if k == "keywords" else v[0] for k, v in urllib.parse.parse_qs(parsed.query).items()}
         self.calls.append((request.command, parsed.path, query))
         status, answer, kind = self.answer(request.command, parsed.path, query, body, request.headers)
         if status >= 400:
@@ -52,7 +57,7 @@ class CodaLabStandIn(LoopbackServer):
             return self.fail(f"{method} {path} without the bearer token")
         if method == "GET" and path == "/rest/worksheets":
             if query.get("specs") != "portability":
-                return self.fail(f"worksheet lookup for {query.get('specs')!r}")
+                return 404, {"error": f"No worksheet found with name '{query.get('specs')}'"}, "application/json"
             return 200, {"data": [self.worksheet()]}, "application/json"
         if method == "GET" and path == f"/rest/worksheets/{WORKSHEET}":
             return 200, {"data": self.worksheet()}, "application/json"
@@ -63,6 +68,8 @@ class CodaLabStandIn(LoopbackServer):
         if match and method == "GET" and match.group(1) in self.bundles:
             return 200, {"data": self.advance(self.bundles[match.group(1)])}, "application/json"
         match = re.fullmatch(r"/rest/bundles/(0x[0-9a-f]{32})/contents/info/", path)
+        if match and method == "GET" and match.group(1) in self.bundles and not self.outputs:
+            return 404, {"error": f"Path '' in bundle {match.group(1)} not found"}, "application/json"
         if match and method == "GET" and match.group(1) in self.bundles:
             info = {**self.contents_info(), "resolved_target": {"bundle_uuid": match.group(1), "subpath": ""}}
             return 200, {"data": info}, "application/json"
@@ -70,8 +77,11 @@ class CodaLabStandIn(LoopbackServer):
         if match and method == "GET" and match.group(1) in self.bundles:
             return 200, self.output_archive(), "application/gzip"
         if method == "GET" and path == "/rest/bundles":
-            name = next((k[5:] for k in query.get("keywords", "").split(",") if k.startswith("name=")), None)
-            matches = [b for b in self.bundles.values() if b["attributes"]["metadata"]["name"] == name]
+            keywords = query.get("keywords", "").split(",")
+            name = next((k[5:] for k in keywords if k.startswith("name=")), None)
+            state = next((k[6:] for k in keywords if k.startswith("state=")), None)
+            matches = [b for b in self.bundles.values() if b["attributes"]["metadata"]["name"] == name
+                       and state in (None, b["attributes"]["state"])]  # .mine: every bundle here is the tester's
             if ".count" in query.get("keywords", ""):
                 return 200, {"meta": {"results": len(matches)}, "data": []}, "application/json"
             return 200, {"data": matches}, "application/json"

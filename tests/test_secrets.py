@@ -111,3 +111,18 @@ def test_an_emulated_kernel_sees_no_credentials(tiny_settings, run_store, monkey
     assert seen["kaggle"] in ([], False) and not seen["comet"]  # the files are there, empty
     assert hits([("sandbox", done.stdout)]) == []
     assert shutil.which("bwrap") and json.loads((home / ".kaggle" / "kaggle.json").read_text())["key"] == FILE_SECRETS[0]
+
+
+def test_a_word_like_password_is_hidden_only_where_a_secret_can_appear(monkeypatch):
+    """A valid CodaLab password equal to the platform's name: masking it everywhere turned every
+    "codalab" into "[redacted]" (seen on the genuine server). A distinctive value is still masked anywhere."""
+    from core import redact
+
+    monkeypatch.setenv("CODALAB_PASSWORD", "codalab")
+    monkeypatch.setenv("KAGGLE_KEY", "0f3a9c2b7d1e4f60a8b5")
+    text = ("mnist on codalab: [executed on codalab] CODALAB_PASSWORD=codalab password: 'codalab' "
+            "http://tester:codalab@127.0.0.1/ key 0f3a9c2b7d1e4f60a8b5")
+    assert redact.redact(text) == ("mnist on codalab: [executed on codalab] CODALAB_PASSWORD=[redacted] "
+                                   "password: '[redacted]' http://tester:[redacted]@127.0.0.1/ key [redacted]")
+    assert redact.redact_data({"platform": {"name": "codalab"}}) == {"platform": {"name": "codalab"}}
+    assert not redact.distinctive("codalab") and not redact.distinctive("password") and redact.distinctive("hunter2hunter")

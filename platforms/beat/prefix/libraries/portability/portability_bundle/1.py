@@ -1824,7 +1824,12 @@ def ansi_free(text):
 BUNDLE['core/redact.py'] = r'''"""The one redaction point: every text that reaches a file or the terminal passes `redact`, which
 removes credentials. Knows no platform: it hides the values of environment variables whose names say
 they are secret, credentials in URLs and HTTP headers, and values registered with `add_secret` (a key
-read from a platform's config file)."""
+read from a platform's config file).
+
+A secret's value is hidden wherever it appears only when it cannot be ordinary text (see `distinctive`).
+A short or word-like value (a password `codalab` on CodaLab) is hidden only where a secret can appear:
+after a secret's name and `=` or `:`, and in a URL's credentials. Masking it everywhere would destroy the
+text around it (the platform's name, in every line and in results.json)."""
 
 import os
 import re
@@ -1852,11 +1857,28 @@ def secrets():
     return sorted(found | _registered, key=len, reverse=True)
 
 
+def distinctive(value):
+    """Whether a secret's value cannot be ordinary text: 12 characters or more, or 8 or more that are not
+    all letters (a word). Only such values are masked wherever they appear."""
+    return len(value) >= 12 or (len(value) >= 8 and not value.isalpha())
+
+
+def in_context(value):
+    """Where a word-like secret can appear: after a secret's name and = or :, or as a URL's password."""
+    word = re.escape(value)
+    return (re.compile(rf"(?i)(\b\w*(?:key|token|password|passwd|secret|credential)\w*['\"]?\s*[:=]\s*['\"]?){word}(?!\w)()"),
+            re.compile(rf"(://[^/\s:@]+:){word}(@)"))
+
+
 def redact(text):
     if not isinstance(text, str) or not text:
         return text
     for value in secrets():
-        text = text.replace(value, MASK)
+        if distinctive(value):
+            text = text.replace(value, MASK)
+        else:
+            for pattern in in_context(value):
+                text = pattern.sub(lambda match: match.group(1) + MASK + match.group(2), text)
     for pattern in PATTERNS:
         text = pattern.sub(lambda match: match.group(1) + MASK + (match.group(2) if pattern.groups > 1 else ""), text)
     return text

@@ -1,0 +1,206 @@
+"""CodaLab against the genuine CodaLab Worksheets 1.7.5 server (tests/codalab_genuine.py): the real `cl`,
+REST server, bundle manager and a real worker running the bundles in Docker, in the project's CodaLab
+image, with the network off. Each test that shows one of the differences the genuine server revealed
+(issue 26) names it. The root user's password is "codalab", the platform's name (difference 8)."""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from adapters import codalab
+from tests import codalab_genuine
+from tests.contract import AdapterContract
+from tests.conftest import portability, synthetic_images
+
+TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "64", "--target-accuracy", "0.5"]
+
+
+@pytest.fixture(scope="session")
+def codalab_server():
+    yield from codalab_genuine.server_fixture()
+
+
+@pytest.fixture
+def genuine(codalab_server, run_store, tmp_path):
+    """A user of the server: a fresh CODALAB_HOME and a worksheet the server does not have yet."""
+    return {**codalab_server.env, "PORTABILITY_RUNS_DIR": str(run_store), "CODALAB_HOME": str(tmp_path / "cl"),
+            "PORTABILITY_CODALAB_WORKSHEET": f"{codalab_server.url}::portability-{secrets.token_hex(3)}"}
+
+
+def cl(env, *args):
+    """The real `cl` (in the server's namespace) as the same user; its output."""
+    done = subprocess.run([env["PORTABILITY_CODALAB_CL"], *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def bundle_state(env, uuid):
+    home = env["PORTABILITY_CODALAB_WORKSHEET"].rsplit("::", 1)[0] + "::"  # any worksheet finds a bundle by uuid
+    return cl(env, "info", "-f", "state", "-w", home, uuid)
+
+
+def until(condition, timeout=180, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def state_of(run, env):
+    """What `portability status RUN` says of the run's state (its last word)."""
+    done = portability("status", run, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()[-1]
+
+
+def handle_of(run_store, run):
+    return json.loads((run_store / run / "handle.json").read_text())
+
+
+def test_a_run_survives_its_worker_going_offline_and_can_be_killed(codalab_server, genuine, tiny_npz, run_store):
+    """Difference 4: worker_offline is not final. A long run, its worker stopped (SIGSTOP) until CodaLab
+    says worker_offline: our status stays running; the worker resumes, the run goes on; then it is
+    killed mid-way (cl kill): cancelled, and pull says so."""
+    pushed = portability("push", "codalab", "--dataset", tiny_npz, *TINY[:2], "--epochs", "50000", env=genuine)
+    assert pushed.returncode == 0, pushed.stderr[-3000:]
+    run = pushed.stdout.split("run: ")[1].split()[0]
+    uuid = handle_of(run_store, run)["remote_id"]
+    until(lambda: bundle_state(genuine, uuid) == "running", what="the run starting")
+    worker = dict(codalab_server.processes)["worker"]
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        until(lambda: bundle_state(genuine, uuid) == "worker_offline", timeout=60, what="worker_offline")
+        assert state_of(run, genuine) == "running"  # not failed: CodaLab resumes the run
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    until(lambda: bundle_state(genuine, uuid) == "running", timeout=60, what="the run coming back")
+    cl(genuine, "kill", "-w", genuine["PORTABILITY_CODALAB_WORKSHEET"], uuid)
+    until(lambda: state_of(run, genuine) in ("cancelled", "completed", "failed"), what="the kill")
+    assert state_of(run, genuine) == "cancelled"
+    pulled = portability("pull", run, env=genuine)
+    assert pulled.returncode == 1 and "Traceback" not in pulled.stderr
+    assert f"CodaLab: run {uuid} killed" in pulled.stderr or "killed" in (run_store / run / "log.txt").read_text()
+
+
+def test_failed_runs_say_what_codalab_said(genuine, tmp_path, run_store):
+    """Difference 3: a run that failed before its command ran (its image does not exist) has no contents
+    (download: 404); the user sees CodaLab's failure message instead. A run whose program fails: its exit
+    code and log tail come back. Both pushed first, then followed, so that they fail side by side."""
+    x_train, y_train = synthetic_images(64, seed=1)
+    np.savez(tmp_path / "broken.npz", x_train=x_train, y_train=y_train)  # no test split: fails in the run
+    runs = {}
+    for image in (genuine["PORTABILITY_CODALAB_IMAGE"], "portability/no-such-image:1"):
+        pushed = portability("push", "codalab", "--force", "--dataset", tmp_path / "broken.npz", *TINY,
+                             env={**genuine, "PORTABILITY_CODALAB_IMAGE": image})
+        assert pushed.returncode == 0, pushed.stderr[-2000:]
+        runs[image] = pushed.stdout.split("run: ")[1].split()[0]
+    for run in runs.values():
+        until(lambda: state_of(run, genuine) in ("failed", "completed"), what=f"{run} ending")
+        assert state_of(run, genuine) == "failed"
+    program, no_image = (portability("pull", run, env=genuine) for run in runs.values())
+    for pulled in (program, no_image):
+        assert pulled.returncode == 1 and "Traceback (most recent" not in pulled.stderr, pulled.stderr[-2000:]
+        assert "without a results.json" in pulled.stderr
+    assert "exit code 1" in program.stderr and "missing arrays x_test" in program.stderr  # the program's last line
+    assert "x_test" in (run_store / runs[genuine["PORTABILITY_CODALAB_IMAGE"]] / "log.txt").read_text()
+    assert "Failed to download Docker image" in no_image.stderr and "portability/no-such-image:1" in no_image.stderr
+    assert "Path ''" not in no_image.stderr  # not the 404 of the empty bundle
+
+
+def test_an_image_without_python_on_path_is_refused_before_anything_is_sent(genuine, tiny_npz, run_store):
+    """Difference 2: the worker runs `python ...` with the entrypoint cleared; an image without `python` on
+    PATH (the Debian base has only python3) is refused at push, naming the fix."""
+    done = portability("push", "codalab", "--dataset", tiny_npz, *TINY,
+                       env={**genuine, "PORTABILITY_CODALAB_IMAGE": "portability/debian-python:bookworm"})
+    assert done.returncode != 0 and "no `python` on PATH" in done.stderr and "portability setup codalab" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_wrong_credentials(genuine, tiny_npz):
+    done = portability("push", "codalab", "--dataset", tiny_npz, *TINY, env={**genuine, "CODALAB_PASSWORD": "not-the-password"})
+    assert done.returncode == 1 and "Traceback (most recent" not in done.stderr
+    assert "CodaLab rejected the credentials" in done.stderr and "CODALAB_PASSWORD" in done.stderr
+
+
+def interrupting_cl(codalab_server, folder):
+    """`cl` whose Python kills the push (its parent) as it is about to create the run."""
+    folder.mkdir()
+    real = codalab_server.folder / "bin"
+    (folder / "python").write_text(f'#!/bin/sh\ncase "$1" in *cl_network_off.py) kill -KILL $PPID; exit 1;; esac\n'
+                                   f'exec {real / "python"} "$@"\n')
+    (folder / "cl").write_text(f"#!{folder / 'python'}\n" + (real / "cl").read_text().split("\n", 1)[1])
+    for program in ("python", "cl"):
+        (folder / program).chmod(0o755)
+    return folder / "cl"
+
+
+def test_an_interrupted_push_resumes_then_status_and_pull_from_another_home(codalab_server, genuine, tiny_npz, run_store,
+                                                                         tmp_path, local_tiny_results):
+    """Differences 1, 2, 5, 6, 7 and 8 on one run. A failed bundle with the data bundle's very name exists (as
+    an interrupted upload leaves one). The push (to a worksheet the server does not have: it is created)
+    is killed as it is about to create the run: `status` says submitting, not a TypeError. The next push
+    resumes it, reusing the data it uploaded and never the failed bundle; status and pull then run from
+    a CODALAB_HOME that never saw the server (the handle names it). The password "codalab" leaves the
+    platform's name alone."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(tiny_npz, tmp_path / "data")
+    name = f"portability-data-tiny-{codalab.content_hash(tmp_path / 'data')[:16]}"
+    home = f"{codalab_server.url}::"
+    # a run bundle of that name that can never be ready (its image does not exist: it fails without a container)
+    decoy = cl(genuine, "run", "-w", home, "exit 3", "-n", name, "--request-docker-image", "portability/no-such-image:1")
+    decoy = decoy.splitlines()[-1]
+    killed = portability("push", "codalab", "--wait", "--dataset", tiny_npz, *TINY,
+                         env={**genuine, "PORTABILITY_CODALAB_CL": str(interrupting_cl(codalab_server, tmp_path / "bin"))})
+    assert killed.returncode == -signal.SIGKILL
+    run = next(run_store.glob("codalab/*")).relative_to(run_store).as_posix()
+    other = {**genuine, "CODALAB_HOME": str(tmp_path / "elsewhere")}
+    status = portability("status", run, env=other)
+    assert status.returncode == 0 and status.stdout.split()[-1] == "submitting", status.stdout + status.stderr
+    resumed = portability("push", "codalab", "--dataset", tiny_npz, *TINY, env=genuine)
+    assert resumed.returncode == 0 and "resuming the interrupted push" in resumed.stderr, resumed.stderr[-3000:]
+    until(lambda: state_of(run, other) in ("completed", "failed"), what="the run's end")
+    pulled = portability("pull", run, env=other)
+    assert pulled.returncode == 0 and f"{run}: [executed]" in pulled.stdout, pulled.stderr[-2000:]
+    results = json.loads((run_store / run / "results.json").read_text())
+    assert results["weights_sha256"] == local_tiny_results["weights_sha256"]  # the local run's weights
+    assert results["platform"]["obtained"] == "executed" and results["platform"]["codalab"] == "true"
+    assert results["platform"]["image"] == genuine["PORTABILITY_CODALAB_IMAGE"]
+    details = handle_of(run_store, run)["details"]
+    assert details["request_network"] == "False" and details["image_checked"].startswith("runs `python`")
+    assert details["worksheet"] == genuine["PORTABILITY_CODALAB_WORKSHEET"]
+    assert details["data_uuid"] != decoy and bundle_state(genuine, details["data_uuid"]) == "ready"
+    same_name = cl(genuine, "search", "-w", home, f"name={name}", ".mine", "-u").split()
+    assert sorted(same_name) == sorted([decoy, details["data_uuid"]])  # the killed push's upload was reused
+    for text in (killed.stderr, resumed.stdout, resumed.stderr, pulled.stdout, (run_store / run / "results.json").read_text()):
+        assert "[redacted]" not in text
+    assert "codalab" in pulled.stdout and results["platform"]["name"] == "codalab"
+
+
+class TestCodaLabContract(AdapterContract):
+    name = "codalab"
+    missing_when_bare = ("CODALAB_USERNAME and CODALAB_PASSWORD",)
+
+    @pytest.fixture
+    def adapter(self):
+        if codalab.cl_path() is None:
+            pytest.fail("the CodaLab CLI is missing: `make codalab-cli`") if os.environ.get("CI") else \
+                pytest.skip("the CodaLab CLI is not installed here: run `make codalab-cli` (needs Python 3.9)")
+        return codalab.CodaLabAdapter()
+
+    @pytest.fixture
+    def platform_service(self, platform_env, monkeypatch, codalab_server, tmp_path):
+        for key, value in {**codalab_server.env, "CODALAB_HOME": str(tmp_path / "cl"),
+                           "PORTABILITY_CODALAB_WORKSHEET": f"{codalab_server.url}::portability-contract"}.items():
+            monkeypatch.setenv(key, value)
+        yield codalab_server
