@@ -1,0 +1,136 @@
+"""How each platform carries a researcher's own script: its bundle's slots and manifests, how the --data
+items reach it (`inputs(run_dir)` here; the shim's `script_inputs(items)` there) and its emulation.
+
+    platform = own_platforms.of(adapter)
+    platform.manifests(adapter, experiment)      # {path: text} besides the code
+    platform.sandbox(adapter, run_dir)           # the emulated runtime, the items where the platform puts them
+
+A platform not listed in PLATFORMS refuses a script with a message naming the platforms that take one.
+"""
+
+import json
+import pathlib
+
+from adapters.base import Adapter
+from adapters.trains_here import TrainsHere
+from core.errors import UsageError
+
+INPUTS = "inputs.json"  # in a pushed run's folder: {item name: its path here}, what the platform delivers
+
+
+def record_inputs(run_dir, experiment):
+    """Keep where the items are here, for the submission and the emulation (not in the bundle)."""
+    (pathlib.Path(run_dir) / INPUTS).write_text(json.dumps({k: str(v) for k, v in experiment.sources().items()},
+                                                           indent=2, sort_keys=True) + "\n")
+
+
+def inputs(run_dir):
+    """{item name: path here} recorded at push."""
+    path = pathlib.Path(run_dir) / INPUTS
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+class ScriptPlatform:
+    """The default: a platform that runs the bundle here reads the items where they are."""
+
+    def reads_here(self, adapter):
+        return isinstance(adapter, TrainsHere)
+
+    def slots(self, adapter, experiment):
+        return {}
+
+    def manifests(self, adapter, experiment):
+        return {}
+
+    def sandbox(self, adapter, run_dir):
+        """The platform's runtime as the built-in experiment's emulation makes it, no built-in data."""
+        return Adapter.sandbox(adapter, run_dir, None, {})
+
+
+class DockerScript(ScriptPlatform):
+    """Docker: the items mounted read-only at /data/<name>; the image gets the script's packages."""
+
+    def manifests(self, adapter, experiment):
+        from adapters import bundle, docker
+
+        lines, source = experiment.requirements()
+        extra = "".join(f"{line}\n" for line in lines)
+        note = f"# the script's packages, from {source}\n" if extra else ""
+        return {"Dockerfile": bundle.render_template("Dockerfile", base=docker.DEFAULT_BASE, script=True),
+                "requirements.txt": docker.pinned_requirements() + note + extra,
+                "wheels/README": "Offline builds: put the wheels of requirements.txt here.\n"}
+
+    def mounts(self, run_dir):
+        return [(pathlib.Path(path), f"/data/{name}") for name, path in sorted(inputs(run_dir).items())]
+
+    def sandbox(self, adapter, run_dir):
+        box = super().sandbox(adapter, run_dir)
+        box.binds += [(path, inside, True) for path, inside in self.mounts(run_dir)]
+        return box
+
+
+class KaggleScript(ScriptPlatform):
+    """Kaggle: a script kernel (the bundle in one file) with the data as a private data set attached."""
+
+    def kernel_slug(self, experiment):
+        from adapters import kaggle
+
+        return kaggle.slugify(self.title(experiment))
+
+    def title(self, experiment):
+        return f"Portability {experiment.path.stem}"[:50]
+
+    def owner(self, adapter):
+        from adapters import kaggle
+
+        return kaggle.PLACEHOLDER_OWNER if adapter.for_repository else (kaggle.credentials()[0] or kaggle.PLACEHOLDER_OWNER)
+
+    def kernel_id(self, adapter, experiment):
+        return adapter.platform_options["kernel"] or f"{self.owner(adapter)}/{self.kernel_slug(experiment)}"
+
+    def dataset_id(self, adapter, experiment):
+        """The private data set holding the items: the --kaggle dataset option, else one per script."""
+        return adapter.platform_options["dataset"] or f"{self.owner(adapter)}/{self.kernel_slug(experiment)}-data"
+
+    def slots(self, adapter, experiment):
+        return {"KERNEL_ID": self.kernel_id(adapter, experiment)}
+
+    def manifests(self, adapter, experiment):
+        from adapters import kaggle
+
+        if adapter.kernel_type != "script":
+            raise UsageError("your own script runs on Kaggle as a script kernel: drop --kernel-type notebook")
+        values = {"id": self.kernel_id(adapter, experiment), "title": self.title(experiment),
+                  "code_file": adapter.entry_path(), "language": "python", "kernel_type": "script",
+                  "is_private": True, "enable_gpu": False, "enable_tpu": False, "enable_internet": False,
+                  "dataset_sources": [self.dataset_id(adapter, experiment)] if experiment.checked.data else [],
+                  "competition_sources": [], "kernel_sources": [], "model_sources": [],
+                  "docker_image_pinning_type": "original"}
+        kaggle.validate_metadata(values)
+        return {"kernel-metadata.json": json.dumps(values, indent=2) + "\n"}
+
+    def input_folder(self, adapter, dataset):
+        owner, slug = dataset.split("/")
+        return "/kaggle/input/" + (slug if adapter.platform_options["layout"] == "old" else f"datasets/{owner}/{slug}")
+
+    def sandbox(self, adapter, run_dir):
+        """A committed kernel: the attached data set's files under /kaggle/input (old or new layout)."""
+        box = super().sandbox(adapter, run_dir)
+        metadata = json.loads((pathlib.Path(run_dir) / "bundle" / "kernel-metadata.json").read_text())
+        for dataset in metadata["dataset_sources"]:
+            folder = self.input_folder(adapter, dataset)
+            box.binds += [(pathlib.Path(path), f"{folder}/{name}", True) for name, path in sorted(inputs(run_dir).items())]
+        box.env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", KAGGLE_URL_BASE="https://www.kaggle.com")
+        return box
+
+
+PLATFORMS = {"local": ScriptPlatform(), "comet": ScriptPlatform(), "docker": DockerScript(), "kaggle": KaggleScript()}
+
+
+def of(adapter):
+    """The script side of `adapter`'s platform; UsageError for one that does not take scripts yet."""
+    if adapter.name not in PLATFORMS:
+        raise UsageError(f"your own script does not run on {adapter.name} yet: use one of {', '.join(PLATFORMS)}")
+    if getattr(adapter, "jupyter", False):
+        raise UsageError("--jupyter serves the built-in experiment's notebook: drop it to run your own script")
+    return PLATFORMS[adapter.name]

@@ -1,0 +1,162 @@
+"""A researcher's own script on the platforms: the seed-style script (tests/fixtures/own/train.py), unmodified,
+packaged for each platform, run in each platform's emulation (the bundle unmodified) or pushed, with the
+local run's weights (one thread); the data delivered the platform's way; the outputs pulled."""
+
+import json
+import textwrap
+
+import pytest
+
+from core import workspace
+from tests.conftest import portability
+from tests.contract import docker_engine_or_skip
+from tests.own_data import FIXTURES, small_mnist_npz
+
+TRAIN = FIXTURES / "train.py"
+ONE_THREAD = {"PORTABILITY_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def mnist_npz(tmp_path_factory):
+    return small_mnist_npz(tmp_path_factory.mktemp("own-data"), train=1000, test=200)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return tmp_path_factory.mktemp("own-runs")
+
+
+def cli(store, *args, env=None, timeout=900):
+    return portability(*args, env={**ONE_THREAD, "PORTABILITY_RUNS_DIR": str(store), **(env or {})}, timeout=timeout)
+
+
+def only_run(store, platform):
+    (run_dir,) = sorted((store / platform).iterdir())
+    return run_dir, json.loads((run_dir / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory, mnist_npz):
+    """`portability run --script` here, in its own run store (the emulations' store is the other)."""
+    own_store = tmp_path_factory.mktemp("own-local")
+    done = cli(own_store, "run", "--script", TRAIN, "--data", mnist_npz, "--quiet", "--", "1", "128")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return only_run(own_store, "local")[1]
+
+
+def emulated(store, platform, mnist_npz, *options):
+    done = cli(store, "emulate", platform, "--script", TRAIN, "--data", mnist_npz, *options, "--", "1", "128")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return only_run(store, platform)
+
+
+def assert_same_experiment(results, local, platform):
+    assert results["status"] == "completed" and results["platform"]["name"] == platform
+    assert results["weights_sha256"] == local["weights_sha256"]  # same script, data, seed and threads
+    assert results["test"] == local["test"] and results["config"] == local["config"]
+    assert results["experiment"]["sha256"] == workspace.sha256_file(TRAIN)
+
+
+def assert_outputs_pulled(run_dir, results):
+    names = sorted(item["path"] for item in results["artifacts"]["outputs"])
+    assert names == ["model.h5", "predictions.csv"]
+    for item in results["artifacts"]["outputs"]:
+        assert workspace.sha256_file(run_dir / "outputs" / item["path"]) == item["sha256"]
+
+
+def test_the_bundle_carries_the_script_verbatim_and_the_data_spec(tmp_path, mnist_npz):
+    done = portability("package", "docker", "--out", tmp_path / "b", "--script", TRAIN, "--data",
+                       f"{mnist_npz}:../input/mnist.npz", "--", "1", "128")
+    assert done.returncode == 0, done.stderr
+    bundle = tmp_path / "b"
+    assert (bundle / "script" / "train.py").read_bytes() == TRAIN.read_bytes()
+    own = json.loads((bundle / "config.json").read_text())["own_experiment"]
+    assert own["args"] == ["1", "128"] and own["script"] == "script/train.py"
+    assert own["items"] == [{"name": "mnist.npz", "dest": "../input/mnist.npz", "kind": "file", "files": [
+        {"path": ".", "dest": "../input/mnist.npz", "sha256": workspace.sha256_file(mnist_npz)}]}]
+    assert "source" not in own["items"][0]  # no path of this machine travels to a remote platform
+    import pandas
+
+    requirements = (bundle / "requirements.txt").read_text().splitlines()
+    assert f"pandas=={pandas.__version__}" in requirements  # read from the imports, pinned to here
+    assert "COPY script/ /experiment/script/" in (bundle / "Dockerfile").read_text()
+
+
+def test_a_requirements_file_beside_the_script_wins(tmp_path, mnist_npz):
+    (tmp_path / "train.py").write_bytes(TRAIN.read_bytes())
+    (tmp_path / "requirements.txt").write_text("pandas>=2  # what the author lists\n")
+    done = portability("package", "docker", "--out", tmp_path / "b", "--script", tmp_path / "train.py")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "b" / "requirements.txt").read_text().splitlines()[-1] == "pandas>=2"
+
+
+def test_bad_input_on_the_platform_commands(tmp_path, mnist_npz):
+    missing = portability("emulate", "local", "--script", tmp_path / "nope.py")
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+    no_out = portability("package", "docker", "--script", TRAIN)
+    assert no_out.returncode == 2 and "--out" in no_out.stderr
+    (tmp_path / "uses.py").write_text("import not_a_package_here\n")
+    unknown = portability("package", "docker", "--out", tmp_path / "b", "--script", tmp_path / "uses.py")
+    assert unknown.returncode == 2 and "not_a_package_here" in unknown.stderr and "--requirements" in unknown.stderr
+
+
+def test_the_local_emulation_gives_the_local_runs_weights(store, local_run, mnist_npz):
+    run_dir, results = emulated(store, "local", mnist_npz)
+    assert_same_experiment(results, local_run, "local")
+    assert_outputs_pulled(run_dir, results)
+    assert results["platform"]["obtained"] == "emulated"
+
+
+def test_kaggle_runs_the_script_kernel_with_the_data_set_attached(store, local_run, mnist_npz):
+    run_dir, results = emulated(store, "kaggle", mnist_npz)
+    assert_same_experiment(results, local_run, "kaggle")
+    metadata = json.loads((run_dir / "bundle" / "kernel-metadata.json").read_text())
+    assert metadata["kernel_type"] == "script" and metadata["dataset_sources"][0].endswith("/portability-train-data")
+    owner, slug = metadata["dataset_sources"][0].split("/")
+    assert results["experiment"]["data"][0]["path"] == f"/kaggle/input/datasets/{owner}/{slug}/mnist.npz"
+    assert_outputs_pulled(run_dir, results)
+
+
+def test_comet_tracks_the_script_through_the_fit_hook_offline(store, local_run, mnist_npz):
+    run_dir, results = emulated(store, "comet", mnist_npz)
+    assert_same_experiment(results, local_run, "comet")
+    assert results["platform"]["comet_mode"] == "offline" and results["platform"]["comet_key"]
+    assert (run_dir / "work" / "output" / results["platform"]["comet_offline_zip"]).is_file()
+
+
+def test_a_script_with_its_own_comet_experiment_is_not_tracked_twice(tmp_path, run_store):
+    script = tmp_path / "own_comet.py"
+    script.write_text(textwrap.dedent(f"""\
+        import comet_ml
+        import keras
+        import numpy as np
+
+        experiment = comet_ml.OfflineExperiment(offline_directory={str(tmp_path / "mine")!r}, project_name="mine")
+        x, y = np.random.rand(64, 4), np.random.randint(0, 2, 64)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x, y, epochs=1, verbose=0)
+        print("accuracy", model.evaluate(x, y, verbose=0)[1])
+        experiment.end()
+        """))
+    done = portability("emulate", "comet", "--script", script, env={**ONE_THREAD, "PORTABILITY_RUNS_DIR": str(run_store)})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    results = json.loads(next((run_store / "comet").glob("*/results.json")).read_text())
+    assert results["platform"]["comet_tracked_by"] == "the script's own comet_ml experiment"
+    assert results["platform"]["comet_mode"] is None and results["platform"]["comet_key"]
+    assert len(list((tmp_path / "mine").glob("*.zip"))) == 1  # the script's own, and no second one
+    assert not (next((run_store / "comet").glob("*")) / "work" / "output" / "comet-offline").exists()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_docker_installs_the_scripts_imports_and_gives_the_local_weights(store, local_run, mnist_npz):
+    docker_engine_or_skip()
+    done = cli(store, "push", "docker", "--wait", "--script", TRAIN, "--data", mnist_npz, "--", "1", "128",
+               env={"PORTABILITY_DOCKER_OFFLINE": "1"}, timeout=1800)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    run_dir, results = only_run(store, "docker")
+    assert_same_experiment(results, local_run, "docker")
+    assert results["platform"]["obtained"] == "executed" and results["environment"]["in_container"]
+    assert results["experiment"]["data"][0]["path"] == "/data/mnist.npz"
+    assert_outputs_pulled(run_dir, results)
