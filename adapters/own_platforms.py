@@ -10,6 +10,9 @@ A platform not listed in PLATFORMS refuses a script with a message naming the pl
 
 import json
 import pathlib
+import shutil
+import tempfile
+import time
 
 from adapters.base import Adapter
 from adapters.trains_here import TrainsHere
@@ -108,6 +111,51 @@ class KaggleScript(ScriptPlatform):
                   "docker_image_pinning_type": "original"}
         kaggle.validate_metadata(values)
         return {"kernel-metadata.json": json.dumps(values, indent=2) + "\n"}
+
+    def deliver(self, adapter, run_dir):
+        """The items as the kernel's private data set, through the SDK: created, or a new version of it,
+        then waited for until Kaggle has processed it (a kernel sees only a ready version)."""
+        from adapters import kaggle
+
+        metadata = json.loads((pathlib.Path(run_dir) / "bundle" / "kernel-metadata.json").read_text())
+        if not metadata["dataset_sources"]:
+            return None
+        dataset, api = metadata["dataset_sources"][0], adapter.api()
+        with tempfile.TemporaryDirectory() as folder:
+            for name, path in inputs(run_dir).items():
+                (shutil.copytree if pathlib.Path(path).is_dir() else shutil.copyfile)(path, pathlib.Path(folder, name))
+            title = f"{metadata['title']} data"[:50]
+            (pathlib.Path(folder) / "dataset-metadata.json").write_text(json.dumps(
+                {"title": title, "id": dataset, "licenses": [{"name": "unknown"}]}))
+            try:
+                response = self.upload(api, dataset, folder)
+            except Exception as error:  # the SDK raises requests' and ValueError types
+                raise kaggle.explain("Kaggle", "data set upload", error, kaggle.CREDENTIALS_HINT) from None
+        if response.error:
+            raise kaggle.PlatformError(f"Kaggle refused the data set {dataset}: {response.error}")
+        self.wait_ready(api, dataset)
+        return dataset
+
+    def upload(self, api, dataset, folder):
+        import requests
+
+        try:
+            api.dataset_status(dataset)
+        except requests.exceptions.HTTPError as error:
+            if getattr(error.response, "status_code", None) != 404:
+                raise
+            return api.dataset_create_new(folder, public=False, quiet=True, dir_mode="zip")
+        return api.dataset_create_version(folder, "pushed by portability", quiet=True, dir_mode="zip")
+
+    def wait_ready(self, api, dataset, timeout=600):
+        from adapters import kaggle
+
+        deadline = time.monotonic() + timeout
+        while (status := api.dataset_status(dataset)) != "ready":
+            if status == "failed" or time.monotonic() > deadline:
+                raise kaggle.PlatformError(f"Kaggle did not make the data set {dataset} ready ({status}): "
+                                           "check it on kaggle.com, then push again")
+            time.sleep(2)
 
     def input_folder(self, adapter, dataset):
         owner, slug = dataset.split("/")

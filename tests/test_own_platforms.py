@@ -10,6 +10,7 @@ import pytest
 from core import workspace
 from tests.conftest import portability
 from tests.contract import docker_engine_or_skip
+from tests.kaggle_dataset_server import KaggleDatasetStandIn
 from tests.own_data import FIXTURES, small_mnist_npz
 
 TRAIN = FIXTURES / "train.py"
@@ -107,13 +108,47 @@ def test_the_local_emulation_gives_the_local_runs_weights(store, local_run, mnis
     assert results["platform"]["obtained"] == "emulated"
 
 
-def test_kaggle_runs_the_script_kernel_with_the_data_set_attached(store, local_run, mnist_npz):
-    run_dir, results = emulated(store, "kaggle", mnist_npz)
+@pytest.fixture(scope="module")
+def kaggle_emulated(store, mnist_npz):
+    return emulated(store, "kaggle", mnist_npz)
+
+
+def test_kaggle_runs_the_script_kernel_with_the_data_set_attached(kaggle_emulated, local_run):
+    run_dir, results = kaggle_emulated
     assert_same_experiment(results, local_run, "kaggle")
     metadata = json.loads((run_dir / "bundle" / "kernel-metadata.json").read_text())
     assert metadata["kernel_type"] == "script" and metadata["dataset_sources"][0].endswith("/portability-train-data")
     owner, slug = metadata["dataset_sources"][0].split("/")
     assert results["experiment"]["data"][0]["path"] == f"/kaggle/input/datasets/{owner}/{slug}/mnist.npz"
+    assert_outputs_pulled(run_dir, results)
+
+
+def test_kaggle_push_uploads_the_data_as_a_private_data_set_then_a_new_version(kaggle_emulated, mnist_npz, tmp_path):
+    """Through the real SDK against the stand-in: the data set is created (its bytes are the user's file),
+    the kernel attaches it and carries the script verbatim; a second push uploads a new version; the
+    kernel's outputs (the emulated kernel's) are pulled, the script's own files included."""
+    output = kaggle_emulated[0] / "work" / "output"
+    outputs = {str(path.relative_to(output)): path.read_bytes() for path in output.rglob("*")
+               if path.is_file() and path.name != "mnist.npz"}
+    credentials = {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": "secret-key", "KAGGLE_API_TOKEN": "",
+                   "KAGGLE_CONFIG_DIR": str(tmp_path / "kaggle"), "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    push_store, dataset = tmp_path / "runs", "tester/portability-train-data"
+    with KaggleDatasetStandIn("tester", "secret-key", outputs, dataset_sources=[[dataset]]) as server:
+        env = {**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url}
+        done = cli(push_store, "push", "kaggle", "--wait", "--timeout", "120", "--script", TRAIN, "--data", mnist_npz,
+                   "--", "1", "128", env=env)
+        assert server.violations == [] and done.returncode == 0, done.stderr[-3000:]
+        assert server.datasets[dataset]["versions"] == [{"mnist.npz": mnist_npz.read_bytes()}]
+        assert server.datasets[dataset]["private"]
+        assert "BUNDLE['script/train.py'] = r'''" + TRAIN.read_text() + "'''" in server.pushed["text"]
+        again = cli(push_store, "push", "kaggle", "--force", "--script", TRAIN, "--data", mnist_npz, "--", "1", "128",
+                    env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert len(server.datasets[dataset]["versions"]) == 2 and server.violations == []
+    run_dir = sorted((push_store / "kaggle").iterdir())[0]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["platform"]["obtained"] == "executed"
+    assert results["weights_sha256"] == kaggle_emulated[1]["weights_sha256"]
     assert_outputs_pulled(run_dir, results)
 
 
