@@ -240,9 +240,11 @@ class Adapter(abc.ABC):
         settings = json.loads((run_dir / "config.json").read_text())
         from adapters import own_experiment, own_platforms
 
-        box = own_platforms.of(self).sandbox(self, run_dir) if own_experiment.is_script(settings) \
-            else self.sandbox(run_dir, data_dir, settings)
+        script = own_platforms.of(self) if own_experiment.is_script(settings) else None
+        box = script.sandbox(self, run_dir) if script else self.sandbox(run_dir, data_dir, settings)
         code = box.run(run_dir / "work" / "log.txt")
+        if script:
+            script.after_emulation(self, run_dir)
         (run_dir / "work" / "exitcode").write_text(f"{code}\n")
         return code
 

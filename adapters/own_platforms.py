@@ -36,6 +36,9 @@ def inputs(run_dir):
 class ScriptPlatform:
     """The default: a platform that runs the bundle here reads the items where they are."""
 
+    pushable = True
+    delivery = "the run computes here: the files are copied into the run's workspace, each at its DEST"
+
     def reads_here(self, adapter):
         return isinstance(adapter, TrainsHere)
 
@@ -49,9 +52,37 @@ class ScriptPlatform:
         """The platform's runtime as the built-in experiment's emulation makes it, no built-in data."""
         return Adapter.sandbox(adapter, run_dir, None, {})
 
+    def after_emulation(self, adapter, run_dir):
+        """Clean what the emulated runtime left that is not the run's output."""
+
+
+class CodaLabScript(ScriptPlatform):
+    """CodaLab: each --data item an uploaded bundle, a dependency of the run keyed by its name (a link in
+    the run's working folder, which is also its output bundle); the shim hands them to the workspace."""
+
+    pushable = False  # uploading the items with cl: not yet (the emulation runs the same bundle)
+    delivery = ("each --data item is a bundle, a dependency of the run linked in under its name; the shim "
+                "lays it out at its DEST (push: not yet, emulate runs the same bundle)")
+
+    def sandbox(self, adapter, run_dir):
+        box = adapter.sandbox(run_dir, None, {})
+        uuid = box.cwd.lstrip("/")
+        for name, path in sorted(inputs(run_dir).items()):
+            box.binds.append((pathlib.Path(path), f"/bundles/{uuid}-{name}", True))
+            box.links.append((f"/bundles/{uuid}-{name}", f"{box.cwd}/{name}"))
+        return box
+
+    def after_emulation(self, adapter, run_dir):
+        for name in inputs(run_dir):  # the worker's links, not part of the output bundle
+            if (pathlib.Path(run_dir) / "work" / "output" / name).is_symlink():
+                (pathlib.Path(run_dir) / "work" / "output" / name).unlink()
+
 
 class DockerScript(ScriptPlatform):
     """Docker: the items mounted read-only at /data/<name>; the image gets the script's packages."""
+
+    delivery = ("each --data item is mounted read-only at /data/NAME; the shim lays it out at its DEST; the image "
+                "gets the script's packages (requirements.txt, --requirements, or its imports pinned to here)")
 
     def manifests(self, adapter, experiment):
         from adapters import bundle, docker
@@ -74,6 +105,9 @@ class DockerScript(ScriptPlatform):
 
 class KaggleScript(ScriptPlatform):
     """Kaggle: a script kernel (the bundle in one file) with the data as a private data set attached."""
+
+    delivery = ("the --data items become a private Kaggle data set (created, then versioned, through the SDK), "
+                "attached to the kernel: it appears under /kaggle/input/; the shim finds each item by name")
 
     def kernel_slug(self, experiment):
         from adapters import kaggle
@@ -172,7 +206,8 @@ class KaggleScript(ScriptPlatform):
         return box
 
 
-PLATFORMS = {"local": ScriptPlatform(), "comet": ScriptPlatform(), "docker": DockerScript(), "kaggle": KaggleScript()}
+PLATFORMS = {"local": ScriptPlatform(), "comet": ScriptPlatform(), "docker": DockerScript(), "kaggle": KaggleScript(),
+             "codalab": CodaLabScript()}
 
 
 def of(adapter):

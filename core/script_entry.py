@@ -45,7 +45,7 @@ def differences(expected, found):
 def main(own, shim, here, hook):
     """Run the user's experiment on this platform; results.json (and the script's outputs, under
     workspace/working) in the platform's output folder. The exit status: 0 completed, 1 otherwise."""
-    out_dir = pathlib.Path(hook("output_folder")())
+    out_dir = pathlib.Path(hook("output_folder")()).resolve()  # the script runs in another folder
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = spec_of(own, here, hook("script_inputs")(own["items"]))
     problem = differences(own["config"], script.check(spec).config())

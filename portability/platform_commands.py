@@ -113,6 +113,12 @@ def command_push(args):
 
 
 def push_one(adapter, config, args):
+    if getattr(config, "own_experiment", False):
+        from adapters import own_platforms
+
+        if not own_platforms.of(adapter).pushable:
+            raise UsageError(f"push {adapter.name} --script: not yet (`portability emulate {adapter.name} --script ...` "
+                             "runs the same bundle here)")
     if not args.dry_run and not adapter.missing():
         note = adapter.before_push(store.all_runs(adapter.name), log=say)
         if note:

@@ -101,8 +101,13 @@ def test_bad_input_on_the_platform_commands(tmp_path, mnist_npz):
     assert unknown.returncode == 2 and "not_a_package_here" in unknown.stderr and "--requirements" in unknown.stderr
 
 
-def test_the_local_emulation_gives_the_local_runs_weights(store, local_run, mnist_npz):
-    run_dir, results = emulated(store, "local", mnist_npz)
+@pytest.fixture(scope="module")
+def local_emulated(store, mnist_npz):
+    return emulated(store, "local", mnist_npz)
+
+
+def test_the_local_emulation_gives_the_local_runs_weights(local_emulated, local_run):
+    run_dir, results = local_emulated
     assert_same_experiment(results, local_run, "local")
     assert_outputs_pulled(run_dir, results)
     assert results["platform"]["obtained"] == "emulated"
@@ -111,6 +116,15 @@ def test_the_local_emulation_gives_the_local_runs_weights(store, local_run, mnis
 @pytest.fixture(scope="module")
 def kaggle_emulated(store, mnist_npz):
     return emulated(store, "kaggle", mnist_npz)
+
+
+def test_a_local_push_runs_the_bundle_in_a_subprocess_and_pulls_the_outputs(tmp_path, local_run, mnist_npz):
+    done = cli(tmp_path / "runs", "push", "local", "--wait", "--script", TRAIN, "--data", mnist_npz, "--", "1", "128")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    run_dir, results = only_run(tmp_path / "runs", "local")
+    assert_same_experiment(results, local_run, "local")
+    assert results["platform"]["obtained"] == "executed"
+    assert_outputs_pulled(run_dir, results)
 
 
 def test_kaggle_runs_the_script_kernel_with_the_data_set_attached(kaggle_emulated, local_run):
@@ -150,6 +164,27 @@ def test_kaggle_push_uploads_the_data_as_a_private_data_set_then_a_new_version(k
     assert results["platform"]["obtained"] == "executed"
     assert results["weights_sha256"] == kaggle_emulated[1]["weights_sha256"]
     assert_outputs_pulled(run_dir, results)
+
+
+def test_a_notebook_runs_in_the_kaggle_kernel_with_the_scripts_weights(local_run, mnist_npz, tmp_path):
+    """kaggle-style.ipynb reads ../input/mnist.npz: the data set attached, laid out there, unmodified."""
+    done = cli(tmp_path / "runs", "emulate", "kaggle", "--script", FIXTURES / "kaggle-style.ipynb", "--data",
+               f"{mnist_npz}:../input/mnist.npz")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    run_dir, results = only_run(tmp_path / "runs", "kaggle")
+    assert results["experiment"]["kind"] == "notebook" and results["weights_sha256"] == local_run["weights_sha256"]
+    assert (run_dir / "work" / "output" / "notebook.executed.ipynb").is_file()
+
+
+def test_codalab_links_each_item_as_a_dependency_of_the_run(store, local_run, mnist_npz):
+    run_dir, results = emulated(store, "codalab", mnist_npz)
+    assert_same_experiment(results, local_run, "codalab")
+    uuid = results["platform"]["bundle_uuid"]
+    assert results["experiment"]["data"][0]["path"] == f"/{uuid}/mnist.npz"  # the dependency's link, by its name
+    assert not (run_dir / "work" / "output" / "mnist.npz").exists()  # the link is not part of the output bundle
+    assert_outputs_pulled(run_dir, results)
+    push = cli(store, "push", "codalab", "--script", TRAIN, "--data", mnist_npz)
+    assert push.returncode == 2 and "emulate codalab --script" in push.stderr
 
 
 def test_comet_tracks_the_script_through_the_fit_hook_offline(store, local_run, mnist_npz):
@@ -195,3 +230,61 @@ def test_docker_installs_the_scripts_imports_and_gives_the_local_weights(store, 
     assert results["platform"]["obtained"] == "executed" and results["environment"]["in_container"]
     assert results["experiment"]["data"][0]["path"] == "/data/mnist.npz"
     assert_outputs_pulled(run_dir, results)
+
+
+def test_the_report_shows_the_scripts_runs_side_by_side(store, local_emulated, kaggle_emulated, tmp_path):
+    done = cli(store, "report", "--out", tmp_path / "report")
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:] if line.startswith("  ")}
+    local_accuracy = rows["local"][2]
+    assert rows["kaggle"][1:5] == ["emulated", local_accuracy, rows["local"][3], "+0.00"]
+    table = (tmp_path / "report" / "report.md").read_text()
+    kaggle_row = next(line for line in table.splitlines() if line.startswith("| kaggle |"))
+    assert "| train.py 1 128 (sequential) | 1 |" in kaggle_row and kaggle_row.rstrip(" |").split("|")[-2].strip() == "yes"
+
+
+def test_the_config_key_tells_scripts_apart_by_file_data_and_argv(local_emulated):
+    from report import collect
+
+    results = local_emulated[1]
+    other_args = dict(results, config=dict(results["config"], args=["2", "128"]))
+    other_data = dict(results, config=dict(results["config"], data=[{"dest": "mnist.npz", "sha256": "0" * 64}]))
+    keys = {collect.config_key(r) for r in (results, other_args, other_data)}
+    assert len(keys) == 3 and collect.config_key(dict(results)) == collect.config_key(results)
+
+
+def test_diff_shows_the_users_code_unchanged_and_what_the_platform_needed(mnist_npz, tmp_path):
+    done = portability("diff", "kaggle", "--script", TRAIN, "--data", mnist_npz, "--", "1", "128")
+    assert done.returncode == 0, done.stderr
+    assert "train.py (sha256 " + workspace.sha256_file(TRAIN)[:12] + ") travels unchanged" in done.stdout
+    assert "data access:" in done.stdout and "script_inputs" in done.stdout
+    assert "kernel-metadata.json" in done.stdout.split("what kaggle needed around it")[1]
+    guide = portability("docs", "--script", TRAIN, "--data", mnist_npz, "--out", tmp_path / "guide", "--", "1", "128")
+    assert guide.returncode == 0, guide.stderr
+    pages = sorted(path.name for path in (tmp_path / "guide").iterdir())
+    assert pages == ["README.md", "codalab.md", "comet.md", "docker.md", "kaggle.md", "local.md"]
+    docker_page = (tmp_path / "guide" / "docker.md").read_text()
+    assert "portability push docker --wait --script" in docker_page and "travels unchanged" in docker_page
+    assert "/data/NAME" in docker_page
+
+
+def test_a_three_seed_sweep_of_the_script_gives_a_verdict(mnist_npz, tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(f"name: own-seeds\nbase: {{script: {TRAIN}, data: [{mnist_npz}], args: ['1']}}\n"
+                    "axes: {seed: [1, 2, 3]}\nplatforms: [local, comet]\n")
+    done = cli(tmp_path / "runs", "sweep", grid, "--threads", "1", "--workers", "1", timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "6 of 6 cells done, 0 failed" in done.stdout
+    local = next(line for line in done.stdout.splitlines() if line.startswith("local |")).split(" | ")
+    assert local[3] == "3" and local[8] in ("falls short", "clears the target", "straddles the target")
+    comet = next(line for line in done.stdout.splitlines() if line.startswith("comet |")).split(" | ")
+    assert comet[10].startswith("EQUIVALENT") and comet[11] == "3 of 3"  # same weights on each seed
+    seeds = [json.loads(path.read_text())["config"]["seed"] for path in (tmp_path / "runs" / "local").glob("*/results.json")]
+    assert sorted(seeds) == [1, 2, 3]
+
+
+def test_a_script_grid_refuses_the_built_in_experiments_keys(mnist_npz, tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(f"base: {{script: {TRAIN}, data: [{mnist_npz}]}}\naxes: {{epochs: [1, 2]}}\n")
+    done = portability("sweep", grid, "--dry-run")
+    assert done.returncode == 2 and "axis 'epochs' is not one of a script's keys" in done.stderr

@@ -2082,7 +2082,7 @@ def run(spec, run_dir, log=print, platform="local", obtained=None, data_dir=None
     `data_dir`/`allow_network`: where the Keras loaders' data comes from (capture.install). Raises
     UsageError on bad input (nothing written) and ScriptError after writing a run that gave no result."""
     checked = check(spec)
-    run_dir = pathlib.Path(run_dir)
+    run_dir = pathlib.Path(run_dir).resolve()  # the script runs with its working folder as current folder
     run_dir.mkdir(parents=True, exist_ok=True)
     results_file.write_json(run_dir / "config.json", checked.config())
     working = workspace.lay_out(run_dir / "workspace", checked.data)
@@ -2338,7 +2338,7 @@ def differences(expected, found):
 def main(own, shim, here, hook):
     """Run the user's experiment on this platform; results.json (and the script's outputs, under
     workspace/working) in the platform's output folder. The exit status: 0 completed, 1 otherwise."""
-    out_dir = pathlib.Path(hook("output_folder")())
+    out_dir = pathlib.Path(hook("output_folder")()).resolve()  # the script runs in another folder
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = spec_of(own, here, hook("script_inputs")(own["items"]))
     problem = differences(own["config"], script.check(spec).config())
