@@ -157,6 +157,10 @@ class Adapter(abc.ABC):
 
     def package(self, settings, bundle_dir):
         """Write the whole bundle into `bundle_dir` (replaced if it exists); return its hash."""
+        from adapters import own_experiment, own_platforms
+
+        if own_experiment.is_script(settings):
+            own_platforms.of(self)  # a platform that does not take a user's script yet says so, first
         bundle_dir = pathlib.Path(bundle_dir)
         if bundle_dir.exists():
             shutil.rmtree(bundle_dir)

@@ -288,3 +288,21 @@ def test_a_script_grid_refuses_the_built_in_experiments_keys(mnist_npz, tmp_path
     grid.write_text(f"base: {{script: {TRAIN}, data: [{mnist_npz}]}}\naxes: {{epochs: [1, 2]}}\n")
     done = portability("sweep", grid, "--dry-run")
     assert done.returncode == 2 and "axis 'epochs' is not one of a script's keys" in done.stderr
+
+
+def test_a_script_that_raises_on_a_platform_is_a_failed_run_with_its_own_traceback(tmp_path):
+    script = tmp_path / "breaks.py"
+    script.write_text("open('partial.txt', 'w').write('kept')\n\ndef step():\n    raise ValueError('bad shape')\n\nstep()\n")
+    done = cli(tmp_path / "runs", "emulate", "kaggle", "--script", script)
+    assert done.returncode == 1 and "Traceback" not in done.stderr.split("its last line")[0].split("error:")[-1]
+    run_dir = next((tmp_path / "runs" / "kaggle").iterdir())
+    results = json.loads((run_dir / "work" / "output" / "results.json").read_text())
+    assert results["status"] == "failed" and "breaks.py raised ValueError: bad shape" in results["message"]
+    assert "--- breaks.py's traceback (last lines) ---" in results["message"] and "in step" in results["message"]
+    assert (run_dir / "work" / "output" / "workspace" / "working" / "partial.txt").read_text() == "kept"
+
+
+def test_platforms_that_do_not_take_a_script_yet_say_so(tmp_path):
+    for platform in ("openml", "beat"):
+        done = portability("emulate", platform, "--script", TRAIN)
+        assert done.returncode == 2 and f"your own script does not run on {platform} yet" in done.stderr
