@@ -107,15 +107,6 @@ def render(adapter, experiment):
     return {**code, **platform.manifests(adapter, experiment)}
 
 
-def bundle_settings(run_dir):
-    """The `own_experiment` section of a pushed run's bundle (its config.json, wherever the code sits)."""
-    for path in sorted(pathlib.Path(run_dir, "bundle").rglob("config.json")):
-        values = json.loads(path.read_text())
-        if "own_experiment" in values:
-            return values["own_experiment"]
-    raise FileNotFoundError(f"{run_dir}/bundle holds no script experiment's config.json")
-
-
 def copy_outputs(source, target):
     """The files the script wrote (results.json's artifacts.outputs, under source/workspace/working)
     into target/outputs/, beside the results: they are the run's outputs, pulled like model.h5."""
