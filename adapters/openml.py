@@ -47,7 +47,8 @@ class OpenMLAdapter(TrainsHere, Adapter):
     kept_folder = "openml-run"  # the run as OpenML files, until it is published
     helper_groups = {"load_task": "data access", "canonical_check": "data access", "subset": "data access",
                      "fold_predictions": "result upload", "combine_folds": "result upload",
-                     "flow_description": "result upload", "upload": "result upload"}
+                     "flow_description": "result upload", "upload": "result upload",
+                     "publish_script_run": "result upload"}
 
     def mode_note(self):
         return "publishes" if os.environ.get("OPENML_APIKEY") else \

@@ -206,8 +206,24 @@ class KaggleScript(ScriptPlatform):
         return box
 
 
+class OpenMLScript(ScriptPlatform):
+    """OpenML: the script runs here as written, then its first fitted model is trained on each fold of
+    the task (the one given with PORTABILITY_OPENML_TASK, else its Keras loader's data set's)."""
+
+    delivery = ("the script reads its files here; OpenML's task data comes through the openml client for the "
+                "folds its first fitted model is trained on")
+
+    def slots(self, adapter, experiment):
+        import os
+
+        task = os.environ.get("PORTABILITY_OPENML_TASK") or None
+        if task is not None and not task.isdigit():
+            raise UsageError(f"PORTABILITY_OPENML_TASK must be a task id (a number), got {task!r}")
+        return {"TASK_ID": int(task) if task else None, "PROTOCOL": "cv"}
+
+
 PLATFORMS = {"local": ScriptPlatform(), "comet": ScriptPlatform(), "docker": DockerScript(), "kaggle": KaggleScript(),
-             "codalab": CodaLabScript()}
+             "codalab": CodaLabScript(), "openml": OpenMLScript()}
 
 
 def of(adapter):

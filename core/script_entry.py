@@ -57,6 +57,7 @@ def main(own, shim, here, hook):
     try:
         script.run(spec, out_dir, log=print, platform=shim.PLATFORM, data_dir=loaders.get("data_dir"),
                    allow_network=loaders.get("allow_network", True), extra=hook("run_details")())
+        hook("after_script")(own, out_dir)
         code = 0
     except script.ScriptError as error:  # results.json is written: the run is recorded, failed
         print(f"error: {error}")

@@ -262,7 +262,7 @@ def test_diff_shows_the_users_code_unchanged_and_what_the_platform_needed(mnist_
     guide = portability("docs", "--script", TRAIN, "--data", mnist_npz, "--out", tmp_path / "guide", "--", "1", "128")
     assert guide.returncode == 0, guide.stderr
     pages = sorted(path.name for path in (tmp_path / "guide").iterdir())
-    assert pages == ["README.md", "codalab.md", "comet.md", "docker.md", "kaggle.md", "local.md"]
+    assert pages == ["README.md", "codalab.md", "comet.md", "docker.md", "kaggle.md", "local.md", "openml.md"]
     docker_page = (tmp_path / "guide" / "docker.md").read_text()
     assert "portability push docker --wait --script" in docker_page and "travels unchanged" in docker_page
     assert "/data/NAME" in docker_page
@@ -303,6 +303,5 @@ def test_a_script_that_raises_on_a_platform_is_a_failed_run_with_its_own_traceba
 
 
 def test_platforms_that_do_not_take_a_script_yet_say_so(tmp_path):
-    for platform in ("openml", "beat"):
-        done = portability("emulate", platform, "--script", TRAIN)
-        assert done.returncode == 2 and f"your own script does not run on {platform} yet" in done.stderr
+    done = portability("emulate", "beat", "--script", TRAIN)
+    assert done.returncode == 2 and "your own script does not run on beat yet" in done.stderr

@@ -63,6 +63,10 @@ def before_script(own, out_dir):
     """Your own experiment: work before the script runs (e.g. a tracker's fit hook)."""
 
 
+def after_script(own, out_dir):
+    """Your own experiment: the platform's own protocol after the script ran (e.g. OpenML's folds)."""
+
+
 def loader_data(own):
     """Your own experiment: where keras.datasets' loaders find the built-in data (`data_dir`,
     `allow_network`); by default the verified cache, then the network."""
