@@ -109,6 +109,9 @@ def copy_work_outputs(run_dir, target):
             if source.is_file():
                 shutil.copyfile(source, pathlib.Path(target) / name)
                 break
+    from adapters import own_experiment
+
+    own_experiment.copy_outputs(work / "output", target)  # what a user's own script wrote
 
 
 class Adapter(abc.ABC):
@@ -187,6 +190,10 @@ class Adapter(abc.ABC):
     def render(self, settings):
         """The generated files (all but core/, unless the bundle is a single file): these are what
         `portability package` writes to platforms/<name>/."""
+        from adapters import own_experiment
+
+        if own_experiment.is_script(settings):  # a user's own script or notebook
+            return own_experiment.render(self, settings)
         config_text = json.dumps(self.bundle_config(settings), indent=2, sort_keys=True) + "\n"
         code = bundle.code_files(self.name, self.slots(settings), config_text)
         if self.single_file:
@@ -197,6 +204,10 @@ class Adapter(abc.ABC):
 
     def package(self, settings, bundle_dir):
         """Write the whole bundle into `bundle_dir` (replaced if it exists); return its hash."""
+        from adapters import own_experiment, own_platforms
+
+        if own_experiment.is_script(settings):
+            own_platforms.of(self)  # a platform that does not take a user's script yet says so, first
         bundle_dir = pathlib.Path(bundle_dir)
         if bundle_dir.exists():
             shutil.rmtree(bundle_dir)
@@ -288,7 +299,13 @@ class Adapter(abc.ABC):
         """Run the bundle, unmodified, in the emulated runtime; blocks; the exit code."""
         (run_dir / "work" / "output").mkdir(parents=True, exist_ok=True)
         settings = json.loads((run_dir / "config.json").read_text())
-        code = self.sandbox(run_dir, data_dir, settings).run(run_dir / "work" / "log.txt")
+        from adapters import own_experiment, own_platforms
+
+        script = own_platforms.of(self) if own_experiment.is_script(settings) else None
+        box = script.sandbox(self, run_dir) if script else self.sandbox(run_dir, data_dir, settings)
+        code = box.run(run_dir / "work" / "log.txt")
+        if script:
+            script.after_emulation(self, run_dir)
         (run_dir / "work" / "exitcode").write_text(f"{code}\n")
         return code
 

@@ -122,26 +122,41 @@ class DockerAdapter(Adapter):
         tag = self.image_tag(handle)
         if docker("image", "inspect", tag, check=False).returncode != 0:
             self.build(run_dir / "bundle", tag)
-        data, mount = self.data_mount(json.loads((run_dir / "config.json").read_text())["dataset"])
+        mounts = self.data_mounts(run_dir)
         output = run_dir / "work" / "output"
         output.mkdir(parents=True, exist_ok=True)
         if self.jupyter:
-            return self.start_jupyter(handle, run_dir, name, tag, (data, mount))
+            return self.start_jupyter(handle, run_dir, name, tag, mounts[0])
         docker("run", "-d", "--name", name, "--network", "none",
                "--user", f"{os.getuid()}:{os.getgid()}",
-               "-v", f"{data}:{mount}:ro", "-v", f"{output.resolve()}:/results",
+               *[argument for data, mount in mounts for argument in ("-v", f"{data}:{mount}:ro")],
+               "-v", f"{output.resolve()}:/results",
                "-e", f"PORTABILITY_IMAGE={tag}", "-e", "PORTABILITY_OBTAINED=executed",
                *(["-e", f"PORTABILITY_THREADS={os.environ['PORTABILITY_THREADS']}"]
                  if os.environ.get("PORTABILITY_THREADS") else []),
                "--label", f"portability.run={handle.run_id}", tag)
         handle.remote_id = name
-        handle.details.update(image=tag, base_image=self.base, data=str(data))
+        handle.details.update(image=tag, base_image=self.base, data=", ".join(str(data) for data, _ in mounts))
+
+    def data_mounts(self, run_dir):
+        """[(host path, container path)]: the data set, or each item of a user's own script."""
+        from adapters import own_experiment, own_platforms
+
+        values = json.loads((run_dir / "config.json").read_text())
+        if own_experiment.is_script(values):
+            return own_platforms.DockerScript().mounts(run_dir)
+        return [self.data_mount(values["dataset"])]
 
     def build(self, bundle, tag, dockerfile="Dockerfile", base=None, requirements=None):
         with tempfile.TemporaryDirectory() as context:
             shutil.copytree(bundle, context, dirs_exist_ok=True)
             if self.offline:
-                for wheel in wheelhouse(requirements).glob("*.whl"):
+                wanted = (pathlib.Path(bundle) / "requirements.txt").read_text() if requirements is None else None
+                if wanted is not None and wanted != pinned_requirements():  # a user's script adds packages
+                    requirements, folder = wanted, "wheelhouse-scripts"
+                else:
+                    folder = None
+                for wheel in wheelhouse(requirements, folder).glob("*.whl"):
                     os.link(wheel, pathlib.Path(context) / "wheels" / wheel.name) if _same_device(wheel, context) \
                         else shutil.copy(wheel, pathlib.Path(context) / "wheels")
             docker("build", "-q", "--network", "none" if self.offline else "default", "-f", str(pathlib.Path(context) / dockerfile),
@@ -200,9 +215,10 @@ def _same_device(path, folder):
     return os.stat(path).st_dev == os.stat(folder).st_dev
 
 
-def wheelhouse(requirements=None):
-    """Wheels of the runtime packages for the image (or of `requirements`), downloaded on the host (cached)."""
-    folder = datasets.cache_dir() / ("wheelhouse" if requirements is None else "wheelhouse-jupyter")
+def wheelhouse(requirements=None, name=None):
+    """Wheels of the runtime packages for the image (or of `requirements`, in the folder `name`),
+    downloaded on the host (cached)."""
+    folder = datasets.cache_dir() / (name or ("wheelhouse" if requirements is None else "wheelhouse-jupyter"))
     requirements = requirements or pinned_requirements()
     stamp = folder / "requirements.txt"
     if stamp.is_file() and stamp.read_text() == requirements:

@@ -192,6 +192,10 @@ class KaggleAdapter(Adapter):
             raise MissingCredentials("the kernel id has no Kaggle user name: set KAGGLE_USERNAME or "
                                      "PORTABILITY_KAGGLE_KERNEL=owner/slug")
         api = self.api()
+        from adapters import own_experiment, own_platforms
+
+        if own_experiment.is_script(json.loads((run_dir / "config.json").read_text())):
+            handle.details["dataset"] = own_platforms.KaggleScript().deliver(self, run_dir)  # a user's --data
         try:
             response = api.kernels_push(str(run_dir / "bundle"))
         except Exception as error:  # the SDK raises requests and ValueError types
@@ -235,6 +239,9 @@ class KaggleAdapter(Adapter):
             for name in OUTPUT_NAMES:
                 if (pathlib.Path(tmp) / name).is_file():
                     shutil.copyfile(pathlib.Path(tmp) / name, target / name)
+            from adapters import own_experiment
+
+            own_experiment.copy_outputs(tmp, target)  # what a user's own script wrote
             kernel_log = pathlib.Path(tmp) / f"{handle.remote_id.split('/')[1]}.log"
             if not (target / "log.txt").is_file() and kernel_log.is_file():
                 shutil.copyfile(kernel_log, target / "log.txt")

@@ -49,7 +49,8 @@ class OpenMLAdapter(TrainsHere, Adapter):
                     Option("protocol", "cv", "the task's cross-validation, or one holdout split", choices=PROTOCOLS))
     helper_groups = {"load_task": "data access", "canonical_check": "data access", "subset": "data access",
                      "fold_predictions": "result upload", "combine_folds": "result upload",
-                     "flow_description": "result upload", "upload": "result upload"}
+                     "flow_description": "result upload", "upload": "result upload",
+                     "publish_script_run": "result upload"}
 
     def how_it_ran(self, platform, mode):
         where = "executed here" if mode == "executed" else mode

@@ -31,6 +31,9 @@ SEED_CALLS = (("keras.utils", "set_random_seed"), ("tensorflow.random", "set_see
               ("random", "seed"))
 LOADERS = {"mnist": "keras.datasets.mnist", "fashion-mnist": "keras.datasets.fashion_mnist"}
 NOT_ARGUMENTS = ("self", "x", "y", "validation_data", "callbacks", "sample_weight", "class_weight")
+# Functions (model, fit arguments) -> [Keras callbacks] added to every fit: how a platform's tracker
+# (Comet's shim) follows a user's script through the same hook, with no edit to the script
+FIT_CALLBACKS = []
 
 
 def install(seed=42, data_dir=None, allow_network=True, log=print):
@@ -120,11 +123,12 @@ class Recorder:
             if self.first_fit is None:
                 self.first_fit = recipe(self.keras, model, bound.arguments)
             self.history.phase = "train" if not self.fits else f"fit {len(self.fits) + 1}"
-            bound.arguments["callbacks"] = [*(bound.arguments.get("callbacks") or []), self.history.callback]
+            extra = [callback for make in FIT_CALLBACKS for callback in make(model, bound.arguments)]
+            bound.arguments["callbacks"] = [*(bound.arguments.get("callbacks") or []), self.history.callback, *extra]
             rows_before, started, cpu = len(self.history.rows), time.perf_counter(), experiment.cpu_seconds()
             self.depth["fit"] += 1
             try:
-                return original(*bound.args, **bound.kwargs)
+                return original(model, **keywords(bound))
             finally:
                 self.depth["fit"] -= 1
                 self.model = model
@@ -167,6 +171,14 @@ class Recorder:
 
             results.write_json(path, record)
         return record
+
+
+def keywords(bound):
+    """The bound arguments but the model, all by keyword: another wrapper of fit that adds `callbacks=`
+    (Comet's Keras integration) must not find it given positionally too."""
+    named = {name: value for name, value in list(bound.arguments.items())[1:]
+             if bound.signature.parameters[name].kind is not inspect.Parameter.VAR_KEYWORD}
+    return {**named, **{key: value for key, value in bound.kwargs.items() if key not in named}}
 
 
 def recipe(keras, model, arguments):

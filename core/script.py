@@ -106,7 +106,7 @@ def run(spec, run_dir, log=print, platform="local", obtained=None, data_dir=None
     `data_dir`/`allow_network`: where the Keras loaders' data comes from (capture.install). Raises
     UsageError on bad input (nothing written) and ScriptError after writing a run that gave no result."""
     checked = check(spec)
-    run_dir = pathlib.Path(run_dir)
+    run_dir = pathlib.Path(run_dir).resolve()  # the script runs with its working folder as current folder
     run_dir.mkdir(parents=True, exist_ok=True)
     results_file.write_json(run_dir / "config.json", checked.config())
     working = workspace.lay_out(run_dir / "workspace", checked.data)

@@ -35,6 +35,8 @@ def add_script_options(parser):
                         "put at DEST (default: its name) relative to the script's working folder (repeatable)")
     parser.add_argument("--metric", help="the metric of the script's last Model.evaluate that is its result "
                         "(default accuracy)")
+    parser.add_argument("--requirements", metavar="FILE", help="the packages your script needs on platforms that "
+                        "install them (default: a requirements.txt beside it, else its imports, pinned to this machine)")
 
 
 def script_spec(args):
@@ -56,6 +58,19 @@ def script_spec(args):
                              metric=args.metric or values.get("metric") or "accuracy",
                              target_accuracy=args.target_accuracy if args.target_accuracy is not None else values.get("target_accuracy"),
                              seed=args.seed if args.seed is not None else values.get("seed", 42))
+
+
+def experiment_from_args(args):
+    """What a platform command runs: your own script (an own_experiment.ScriptExperiment, checked) when
+    --script (or a config file's `script:`) names one, else the built-in experiment's config."""
+    spec = script_spec(args)
+    if spec is None:
+        if getattr(args, "requirements", None):
+            raise UsageError("--requirements is for your own script: add --script PATH")
+        return config_from_args(args)
+    from adapters import own_experiment
+
+    return own_experiment.ScriptExperiment(spec, getattr(args, "requirements", None))
 
 
 def config_from_args(args):

@@ -40,6 +40,8 @@ def command_diff(args):
 
     if args.platform == "local":
         raise UsageError("local is the baseline of every diff: name another platform")
+    if args.script:  # your own script: packaged here for local and the platform, then diffed
+        return own_diff(args)
     for name in ("local", args.platform):
         if not codediff.generated(name):
             raise UserError(f"platforms/{name} has no generated files: run `portability package {name}`")
@@ -50,8 +52,39 @@ def command_diff(args):
     return 0
 
 
+def own_experiment(args):
+    from portability import arguments
+
+    experiment = arguments.experiment_from_args(args)
+    from adapters import own_platforms
+
+    return experiment, [name for name in adapters.names() if name in own_platforms.PLATFORMS]
+
+
+def own_diff(args):
+    from report import own_guide
+
+    experiment, platforms = own_experiment(args)
+    if args.platform not in platforms:
+        raise UsageError(f"your own script does not run on {args.platform} yet: use one of {', '.join(platforms)}")
+    with own_guide.script_diff(args.platform, experiment) as (diff, unchanged):
+        print("\n".join(diff["diff"]))
+        print("\n" + "\n".join(own_guide.summary(args.platform, experiment, diff, unchanged)))
+    return 0
+
+
 def command_docs(args):
     from report import docs
+
+    if args.script:  # a porting guide for your own experiment
+        from report import own_guide
+
+        if not args.out:
+            raise UsageError("docs --script writes a porting guide: name its folder with --out DIR")
+        experiment, platforms = own_experiment(args)
+        for path in own_guide.write_guides(experiment, args.out, platforms):
+            print(f"wrote {path}")
+        return 0
 
     stale = docs.write_all(check_only=args.check)
     for path in stale:
@@ -69,8 +102,20 @@ def add_commands(commands):
 
     diff = commands.add_parser("diff", help="the code a platform needed beyond the local run")
     diff.add_argument("platform", choices=adapters.names())
+    add_own_options(diff)
     diff.set_defaults(handler=command_diff)
 
     docs = commands.add_parser("docs", help="regenerate the generated parts of docs/ (code changes, seeds)")
     docs.add_argument("--check", action="store_true", help="only list stale files; exit 1 if any")
+    docs.add_argument("--out", help="with --script: the folder of the porting guide")
+    add_own_options(docs)
     docs.set_defaults(handler=command_docs)
+
+
+def add_own_options(parser):
+    """--script/--data/--metric -- ARGS: the diff or the docs of your own experiment."""
+    from portability import arguments
+
+    arguments.add_script_options(parser)
+    for name in ("config", "seed", "target_accuracy", "dataset", "model", "epochs", "preset"):
+        parser.set_defaults(**{name: None})

@@ -19,6 +19,7 @@ import pathlib
 import adapters
 import core.config
 from core.errors import UsageError
+from portability import own_sweep
 
 GRIDS_DIR = pathlib.Path(__file__).resolve().parents[1] / "docs" / "grids"
 KEYS = ("name", "description", "base", "axes", "platforms", "margin", "quick")
@@ -64,6 +65,9 @@ class Grid:
         names = list(self.axes)
         for values in itertools.product(*(self.axes[name] for name in names)):
             point = dict(zip(names, values))
+            if own_sweep.is_script(self.base):  # a user's own script: its files checked and hashed
+                yield point, own_sweep.Point({**self.base, **point})
+                continue
             yield point, core.config.config_from_dict({**self.base, **point})
 
     def cells(self, threads=None):
@@ -92,7 +96,7 @@ def computes_here(platform):
 
 def _absolute(values):
     """A user's data set by absolute path: a worker may start elsewhere."""
-    if values["dataset"] not in core.config.BUILTIN_DATASETS:
+    if "dataset" in values and values["dataset"] not in core.config.BUILTIN_DATASETS:
         values["dataset"] = str(pathlib.Path(values["dataset"]).resolve())
     return values
 
@@ -140,8 +144,11 @@ def _mapping(values, key, path):
 
 def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", where="grid"):
     """A validated Grid: axes over known config keys with lists of values, known or ready platforms."""
+    script = own_sweep.is_script(base)  # a user's own script: a script's keys are its axes
+    if script:
+        own_sweep.check_axes(axes, where)
     for key, values in axes.items():
-        if key not in core.config.FIELDS or key == "preset":
+        if not script and (key not in core.config.FIELDS or key == "preset"):
             raise UsageError(f"{where}: axis {key!r} is not a config key: valid keys are "
                              f"{', '.join(k for k in core.config.FIELDS if k != 'preset')}")
         if not isinstance(values, list) or not values or len(set(map(json.dumps, values))) != len(values):

@@ -39,7 +39,9 @@ def command_package(args):
         raise UsageError(f"name a platform ({', '.join(adapters.names())}) or pass --all, not both")
     names = adapters.names() if args.all else [args.platform]
     chosen = arguments.platform_options(args, names)
-    config = arguments.config_from_args(args)
+    config = arguments.experiment_from_args(args)
+    if getattr(config, "own_experiment", False) and not args.out:
+        raise UsageError("packaging your own script needs --out DIR (platforms/ holds the built-in experiment's files)")
     for name in names:
         adapter = adapters.get(name, **chosen.get(name, {}))
         if args.out:
@@ -85,9 +87,10 @@ def write_generated(adapter, config, target):
 
 def command_emulate(args):
     adapter = arguments.adapter_for(args.platform, args)
-    config = arguments.config_from_args(args)
+    config = arguments.experiment_from_args(args)
+    script = getattr(config, "own_experiment", False)  # its items are bound where the platform puts them
     run = runs.push(adapter, config, force=args.force, mode="emulated", log=say,
-                    data_dir=adapter.emulation_data(config))
+                    data_dir=None if script else adapter.emulation_data(config))
     return finish(run, wait=True)
 
 
@@ -98,7 +101,9 @@ def command_push(args):
         adapters.adapter_class(name)  # an unknown name stops everything before anything is sent
     names = args.platforms or adapters.names()
     chosen = arguments.platform_options(args, args.platforms)
-    config = arguments.config_from_args(args)
+    config = arguments.experiment_from_args(args)
+    if args.seeds is not None and getattr(config, "own_experiment", False):
+        raise UsageError("--seeds with your own script: run a sweep (`portability sweep GRID`, base {script: ...})")
     if args.seeds is not None:
         from portability import sweep_commands
 
@@ -109,6 +114,12 @@ def command_push(args):
 
 
 def push_one(adapter, config, args):
+    if getattr(config, "own_experiment", False):
+        from adapters import own_platforms
+
+        if not own_platforms.of(adapter).pushable:
+            raise UsageError(f"push {adapter.name} --script: not yet (`portability emulate {adapter.name} --script ...` "
+                             "runs the same bundle here)")
     if not args.dry_run and not adapter.missing():
         note = adapter.before_push(store.all_runs(adapter.name), log=say)
         if note:
@@ -223,6 +234,7 @@ def add_commands(commands):
     package.add_argument("--force", action="store_true", help="replace --out even if it holds other files")
     arguments.add_config_options(package)
     arguments.add_platform_flags(package)
+    arguments.add_script_options(package)
     package.set_defaults(handler=command_package)
 
     emulate = commands.add_parser("emulate", help="run a platform's bundle in a local emulation of its runtime")
@@ -230,6 +242,7 @@ def add_commands(commands):
     emulate.add_argument("--force", action="store_true", help="run again even if this bundle already ran")
     arguments.add_config_options(emulate)
     arguments.add_platform_flags(emulate)
+    arguments.add_script_options(emulate)
     emulate.set_defaults(handler=command_emulate)
 
     add_push_command(commands, platforms)
@@ -262,5 +275,6 @@ def add_push_command(commands, platforms):
     push.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default %(default)s)")
     arguments.add_config_options(push)
     arguments.add_platform_flags(push)
+    arguments.add_script_options(push)
     sweep_commands.add_sweep_options(push, with_seeds=True)
     push.set_defaults(handler=command_push)

@@ -71,8 +71,13 @@ def _pushed(adapter, bundle, mode):
 
 def _new_run(platform, config, bundle, mode, details=None):
     """A run folder whose handle is written last: a run with a handle always has a state."""
-    run_dir = store.new_run_dir(platform, experiment.make_run_id(config))
+    script = getattr(config, "own_experiment", False)  # a user's own script: its id, where its data is
+    run_dir = store.new_run_dir(platform, config.run_id() if script else experiment.make_run_id(config))
     results_file.write_json(run_dir / "config.json", config.to_dict())
+    if script:
+        from adapters import own_platforms
+
+        own_platforms.record_inputs(run_dir, config)
     record_status(run_dir, "submitting")
     handle = Handle(platform=platform, run_id=run_dir.name, bundle_hash=bundle, mode=mode, details=dict(details or {}))
     store.write_handle(run_dir, handle)
@@ -216,6 +221,9 @@ class Run:
         for name in OUTPUT_FILES:
             if (staging / name).is_file():
                 os.replace(staging / name, run_dir / name)
+        if (staging / "outputs").is_dir():  # what a user's own script wrote
+            shutil.rmtree(run_dir / "outputs", ignore_errors=True)
+            os.replace(staging / "outputs", run_dir / "outputs")
         return results
 
 

@@ -177,6 +177,8 @@ def _record(cell, future, manifest, progress):
 def estimate_seconds(cell, earlier):
     """A cell's cost from the latest complete run of the same model (any platform), scaled to the
     cell's images and epochs; None without one."""
+    if "model" not in cell.config:  # a user's own script: its cost is its own
+        return None
     same = [r for r in earlier if r["model"]["name"] == cell.config["model"] and r.get("throughput")]
     if not same:
         return None

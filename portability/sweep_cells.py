@@ -17,7 +17,7 @@ import threading
 
 import core.config
 from core.errors import UserError
-from portability import runs, store
+from portability import own_sweep, runs, store
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SWEEPS = "_sweeps"  # beside the platforms' folders in the run store; no platform name starts with "_"
@@ -120,7 +120,8 @@ def store_cell_run(result, cell, sweep_name):
 def run_remote_cell(adapter, cell, sweep_name, timeout):
     """A platform's cell from here: pushed once (a run already tagged with this cell is followed, or its
     interrupted push resumed), followed, pulled."""
-    config = core.config.config_from_dict(cell.config)
+    config = own_sweep.experiment(cell.config) if own_sweep.is_script(cell.config) \
+        else core.config.config_from_dict(cell.config)
     earlier = [(h, d) for h, d in cell_runs().get(cell.id, []) if store.last_state(d) not in ("failed", "cancelled")]
     run = runs.push(adapter, config, force=True, log=lambda *_: None,
                     details={"sweep": sweep_name, "sweep_cell": cell.id}, existing=earlier[-1] if earlier else None)

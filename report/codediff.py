@@ -16,7 +16,8 @@ PLATFORMS_DIR = ROOT / "platforms"
 GROUPS = ("data access", "result upload", "environment/setup", "manifest files")
 HOOK_GROUPS = {"prepare_config": "data access", "data_folder": "data access", "output_folder": "result upload",
                "run_details": "result upload", "export_results": "result upload", "run_experiment": "result upload",
-               "training_callbacks": "environment/setup"}
+               "training_callbacks": "environment/setup", "script_inputs": "data access", "loader_data": "data access",
+               "before_script": "environment/setup", "after_script": "result upload"}
 WHY = {
     "data access": "where the platform's data is and how it is read and checked",
     "result upload": "where results go and how they reach the platform",

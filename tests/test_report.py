@@ -126,9 +126,11 @@ def test_diff_counts_match_the_generated_files(store):
         assert shown.stdout.strip().splitlines()[-1].startswith(
             "changed lines: " + ", ".join(f"{g} {c}" for g, c in diff["counts"].items()))
     docker = codediff.platform_diff("docker")
-    assert docker["counts"]["data access"] == 2 and docker["manifests"]["Dockerfile"] > 10  # data_folder: 2 lines
+    # data_folder: 2 lines; script_inputs (a user's own script's --data items): 3
+    assert docker["counts"]["data access"] == 5 and docker["manifests"]["Dockerfile"] > 10
     assert docker["functions"] == {"data_folder": ("data access", ""), "output_folder": ("result upload", ""),
-                                   "run_details": ("result upload", "")}
+                                   "run_details": ("result upload", ""), "script_inputs": (
+                                       "data access", "Your own script's --data items: each mounted read-only at /data/<name>.")}
     kaggle = codediff.platform_diff("kaggle")
     assert kaggle["embedded_core_lines"] == sum(len((ROOT / "core" / f).read_text().splitlines()) for f in bundle.CORE_FILES)
     assert kaggle["functions"]["data_folder"][0] == "data access" and kaggle["functions"]["read_csv_table"][0] == "data access"

@@ -18,9 +18,9 @@ OPTIONS = dict(log_env_details=False, log_code=False, log_git_metadata=False, lo
                auto_metric_logging=False, auto_param_logging=False, auto_histogram_weight_logging=False)
 
 
-def start_comet(settings, out_dir):
+def start_comet(settings, out_dir, tags=None):
     """Online if COMET_API_KEY is set and the server answers, else offline: nothing logged is lost."""
-    options = dict(OPTIONS, tags=[settings.dataset, settings.model, settings.preset or "custom", "portability"])
+    options = dict(OPTIONS, tags=tags or [settings.dataset, settings.model, settings.preset or "custom", "portability"])
     project = os.environ.get("COMET_PROJECT_NAME", "portability")
     if os.environ.get("COMET_API_KEY"):
         with SDKErrors() as errors:
@@ -85,15 +85,42 @@ def training_callbacks(settings, out_dir):
     return [EpochMetrics()]
 
 
+def before_script(own, out_dir):
+    """Your own script: tracked through the fit hook (core/capture.py), as the built-in experiment is, at
+    its first fit; a script that made its own comet_ml experiment is left to it (never tracked twice)."""
+    from core import capture
+
+    capture.FIT_CALLBACKS.append(lambda model, arguments: track_script(own, out_dir))
+
+
+def track_script(own, out_dir):
+    if "experiment" in TRACKER:
+        return [EpochMetrics()]
+    running = comet_ml.get_running_experiment()
+    if running is not None:  # the script's own Experiment(...): its logging stands, none added
+        TRACKER.update(own_experiment_key=running.get_key())
+        return []
+    tags = [own["config"]["script"], "own-experiment", "portability"]
+    tracker, mode = start_comet(None, out_dir, tags=tags)
+    TRACKER.update(experiment=tracker, mode=mode)
+    tracker.log_parameters({"script": own["config"]["script"], "script_sha256": own["config"]["script_sha256"],
+                            "args": " ".join(own["args"]), "seed": own["seed"]})
+    return [EpochMetrics()]
+
+
 def run_details():
+    if "experiment" not in TRACKER:  # your own script: filled in at export, once it has trained
+        return {"compute": "local"}
     tracker = TRACKER["experiment"]
     return {"compute": "local", "comet_mode": TRACKER["mode"], "comet_key": tracker.get_key(),
             "comet_url": tracker.url if TRACKER["mode"] == "online" else None}
 
 
 def export_results(out_dir):
-    tracker = TRACKER["experiment"]
     results = json.loads((out_dir / "results.json").read_text())
+    if "experiment" in results:
+        return export_script_results(out_dir, results)
+    tracker = TRACKER["experiment"]
     tracker.log_metrics({"test_loss": results["test"]["loss"], "test_accuracy": results["test"]["accuracy"]},
                         step=len(results["history"]), epoch=len(results["history"]))
     tracker.log_others({"weights_sha256": results["weights_sha256"], "verdict": results["target"]["verdict"],
@@ -109,5 +136,32 @@ def export_results(out_dir):
     zips = sorted(str(p.relative_to(out_dir)) for p in (out_dir / "comet-offline").glob("*.zip")) \
         if TRACKER["mode"] == "offline" else []
     results["platform"]["comet_offline_zip"] = zips[0] if zips else None
+    core_results.write_json(out_dir / "results.json", results)
+    print(f"logged to Comet ({TRACKER['mode']}), experiment {tracker.get_key()}")
+
+
+def export_script_results(out_dir, results):
+    """Your own script's run: its test metrics, outputs and code (the script itself) logged to Comet."""
+    if "experiment" not in TRACKER:
+        results["platform"].update(comet_mode=None, comet_key=TRACKER.get("own_experiment_key"),
+                                   comet_tracked_by="the script's own comet_ml experiment"
+                                   if TRACKER.get("own_experiment_key") else "nothing: the script never called fit")
+        core_results.write_json(out_dir / "results.json", results)
+        return
+    tracker = TRACKER["experiment"]
+    test = {f"test_{key}": value for key, value in (results["test"].get("all") or {}).items()}
+    tracker.log_metrics(test or {"test_accuracy": results["test"]["accuracy"]}, step=len(results["history"]))
+    tracker.log_others({"weights_sha256": results["weights_sha256"], "verdict": results["target"]["verdict"]})
+    working = out_dir / "workspace" / "working"
+    for item in results["artifacts"]["outputs"]:
+        tracker.log_asset(str(working / item["path"]), file_name=item["path"])
+    tracker.log_code(file_name=results["experiment"]["path"])
+    tracker.log_asset(str(out_dir / "results.json"), file_name="results.json")
+    tracker.end()
+    zips = sorted(str(p.relative_to(out_dir)) for p in (out_dir / "comet-offline").glob("*.zip")) \
+        if TRACKER["mode"] == "offline" else []
+    results["platform"].update(compute="local", comet_mode=TRACKER["mode"], comet_key=tracker.get_key(),
+                               comet_url=tracker.url if TRACKER["mode"] == "online" else None,
+                               comet_offline_zip=zips[0] if zips else None)
     core_results.write_json(out_dir / "results.json", results)
     print(f"logged to Comet ({TRACKER['mode']}), experiment {tracker.get_key()}")

@@ -19,3 +19,8 @@ def output_folder():
 
 def run_details():
     return {"image": os.environ.get("PORTABILITY_IMAGE"), "container": socket.gethostname()}
+
+
+def script_inputs(items):
+    """Your own script's --data items: each mounted read-only at /data/<name>."""
+    return [f"/data/{item['name']}" for item in items]

@@ -105,3 +105,16 @@ def run_details():
 
 def export_results(out_dir):
     print(f"results in {out_dir}: Kaggle saves /kaggle/working as the kernel's output")
+
+
+def script_inputs(items):
+    """Your own script's --data items: in the attached data set, found by name under /kaggle/input
+    (whatever the layout)."""
+    found = []
+    for item in items:
+        matches = sorted(path for path in pathlib.Path("/kaggle/input").rglob(item["name"])
+                         if path.is_file() == (item["kind"] == "file"))
+        if not matches:
+            raise SystemExit(f"{item['name']} is not under /kaggle/input: attach the Kaggle data set that holds it")
+        found.append(str(matches[0]))
+    return found

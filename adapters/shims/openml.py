@@ -267,12 +267,16 @@ def declared_type(name):
 
 
 def upload(settings, task, rows, summary, out_dir):
+    """The built-in experiment's flow and run: see publish."""
+    publish(flow_description(settings), task, rows, summary, out_dir, settings.preset or "custom")
+
+
+def publish(description, task, rows, summary, out_dir, tag):
     """Publish the flow and run with an API key; always keep the run on disk for a later publish."""
-    description = flow_description(settings)
     flow = openml.flows.OpenMLFlow(model=None, components={}, **description)
     run = openml.runs.OpenMLRun(task_id=task.task_id, flow_id=None, dataset_id=task.dataset_id, flow=flow,
                                 parameter_settings=[{"oml:name": k, "oml:value": v} for k, v in description["parameters"].items()],
-                                data_content=rows, tags=["portability", settings.preset or "custom"])
+                                data_content=rows, tags=["portability", tag])
     run.model = "keras"  # to_filesystem wants a model object; the flow describes the real one
     run_dir = out_dir / "openml-run"
     run.to_filesystem(str(run_dir))
@@ -293,3 +297,37 @@ def upload(settings, task, rows, summary, out_dir):
             print(f"OpenML did not accept the run: {why}. It is saved in openml-run/: "
                   "`portability push openml` publishes it later")
     core_results.write_json(out_dir / "results.json", summary)
+
+
+def after_script(own, out_dir):
+    """Your own script: its first fitted model trained on each fold of the task (core/script_folds.py),
+    the predictions an OpenML run of a flow naming the script; the task is the one given, else the
+    Keras loader's data set's."""
+    global TASK_ID
+    from core import script, script_folds
+
+    results = core_results.read_json(out_dir / "results.json")
+    TASK_ID = script_folds.task_of(TASK_ID, results)
+    if TASK_ID is None:
+        message = script_folds.NOT_A_TASK.format(script=own["config"]["script"], data=results["dataset"]["name"])
+        results.update(status="failed", message=message)
+        core_results.write_json(out_dir / "results.json", results)
+        raise script.ScriptError(message)
+    configure_openml()
+    task, images, labels = load_task()
+    folds = script_folds.run_folds(task, images, labels, results["capture"]["first_fit"], own["seed"])
+    rows = [format_prediction(task, 0, fold, int(index), task.class_labels[int(row.argmax())],
+                              task.class_labels[labels[index]], proba=dict(zip(task.class_labels, map(float, row))))
+            for fold, test, probabilities, _ in folds for index, row in zip(test, probabilities)]
+    results = script_folds.summary(results, TASK_ID, folds, labels)
+    results["platform"].update(task_id=TASK_ID, dataset_id=task.dataset_id, protocol=f"{len(folds)}-fold CV")
+    publish_script_run(own, task, rows, results, out_dir)
+
+
+def publish_script_run(own, task, rows, results, out_dir):
+    """Your own script's flow (naming the script and its SHA-256) and run: see publish."""
+    import keras
+
+    from core import script_folds
+
+    publish(script_folds.flow_description(own, keras.__version__), task, rows, results, out_dir, "own-script")

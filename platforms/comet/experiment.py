@@ -52,6 +52,27 @@ def export_results(out_dir):
     print(f"results in {out_dir}")
 
 
+def script_inputs(items):
+    """Your own experiment: where each --data item is on the platform (core/script_entry.py)."""
+    from core import script_entry
+
+    return script_entry.default_inputs(items)
+
+
+def before_script(own, out_dir):
+    """Your own experiment: work before the script runs (e.g. a tracker's fit hook)."""
+
+
+def after_script(own, out_dir):
+    """Your own experiment: the platform's own protocol after the script ran (e.g. OpenML's folds)."""
+
+
+def loader_data(own):
+    """Your own experiment: where keras.datasets' loaders find the built-in data (`data_dir`,
+    `allow_network`); by default the verified cache, then the network."""
+    return {}
+
+
 def hook(name):
     return getattr(shim, name, None) or globals()[name]
 
@@ -59,6 +80,10 @@ def hook(name):
 def main():
     redact.protect_streams()  # no credential reaches the platform's log
     values = json.loads((HERE / "config.json").read_text())
+    if "own_experiment" in values:  # the user's own script or notebook, run unmodified
+        from core import script_entry
+
+        return script_entry.main(values["own_experiment"], shim, HERE, hook)
     settings = config.config_from_dict(hook("prepare_config")(values))
     out_dir = hook("output_folder")()
     hook("run_experiment")(settings, out_dir)

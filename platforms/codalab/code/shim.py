@@ -30,3 +30,8 @@ def export_results(out_dir):
                "model": results["model"]["name"], "dataset": results["dataset"]["name"],
                "tensorflow": results["environment"]["tensorflow"]}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def script_inputs(items):
+    """Your own script's --data items: each a dependency of the run, linked in under its name."""
+    return [str(pathlib.Path.cwd() / item["name"]) for item in items]

@@ -82,6 +82,27 @@ def export_results(out_dir):
     print(f"results in {out_dir}")
 
 
+def script_inputs(items):
+    """Your own experiment: where each --data item is on the platform (core/script_entry.py)."""
+    from core import script_entry
+
+    return script_entry.default_inputs(items)
+
+
+def before_script(own, out_dir):
+    """Your own experiment: work before the script runs (e.g. a tracker's fit hook)."""
+
+
+def after_script(own, out_dir):
+    """Your own experiment: the platform's own protocol after the script ran (e.g. OpenML's folds)."""
+
+
+def loader_data(own):
+    """Your own experiment: where keras.datasets' loaders find the built-in data (`data_dir`,
+    `allow_network`); by default the verified cache, then the network."""
+    return {}
+
+
 def hook(name):
     return getattr(shim, name, None) or globals()[name]
 
@@ -89,6 +110,10 @@ def hook(name):
 def main():
     redact.protect_streams()  # no credential reaches the platform's log
     values = json.loads((HERE / "config.json").read_text())
+    if "own_experiment" in values:  # the user's own script or notebook, run unmodified
+        from core import script_entry
+
+        return script_entry.main(values["own_experiment"], shim, HERE, hook)
     settings = config.config_from_dict(hook("prepare_config")(values))
     out_dir = hook("output_folder")()
     hook("run_experiment")(settings, out_dir)
@@ -289,6 +314,9 @@ SEED_CALLS = (("keras.utils", "set_random_seed"), ("tensorflow.random", "set_see
               ("random", "seed"))
 LOADERS = {"mnist": "keras.datasets.mnist", "fashion-mnist": "keras.datasets.fashion_mnist"}
 NOT_ARGUMENTS = ("self", "x", "y", "validation_data", "callbacks", "sample_weight", "class_weight")
+# Functions (model, fit arguments) -> [Keras callbacks] added to every fit: how a platform's tracker
+# (Comet's shim) follows a user's script through the same hook, with no edit to the script
+FIT_CALLBACKS = []
 
 
 def install(seed=42, data_dir=None, allow_network=True, log=print):
@@ -378,11 +406,12 @@ class Recorder:
             if self.first_fit is None:
                 self.first_fit = recipe(self.keras, model, bound.arguments)
             self.history.phase = "train" if not self.fits else f"fit {len(self.fits) + 1}"
-            bound.arguments["callbacks"] = [*(bound.arguments.get("callbacks") or []), self.history.callback]
+            extra = [callback for make in FIT_CALLBACKS for callback in make(model, bound.arguments)]
+            bound.arguments["callbacks"] = [*(bound.arguments.get("callbacks") or []), self.history.callback, *extra]
             rows_before, started, cpu = len(self.history.rows), time.perf_counter(), experiment.cpu_seconds()
             self.depth["fit"] += 1
             try:
-                return original(*bound.args, **bound.kwargs)
+                return original(model, **keywords(bound))
             finally:
                 self.depth["fit"] -= 1
                 self.model = model
@@ -425,6 +454,14 @@ class Recorder:
 
             results.write_json(path, record)
         return record
+
+
+def keywords(bound):
+    """The bound arguments but the model, all by keyword: another wrapper of fit that adds `callbacks=`
+    (Comet's Keras integration) must not find it given positionally too."""
+    named = {name: value for name, value in list(bound.arguments.items())[1:]
+             if bound.signature.parameters[name].kind is not inspect.Parameter.VAR_KEYWORD}
+    return {**named, **{key: value for key, value in bound.kwargs.items() if key not in named}}
 
 
 def recipe(keras, model, arguments):
@@ -2131,7 +2168,7 @@ def run(spec, run_dir, log=print, platform="local", obtained=None, data_dir=None
     `data_dir`/`allow_network`: where the Keras loaders' data comes from (capture.install). Raises
     UsageError on bad input (nothing written) and ScriptError after writing a run that gave no result."""
     checked = check(spec)
-    run_dir = pathlib.Path(run_dir)
+    run_dir = pathlib.Path(run_dir).resolve()  # the script runs with its working folder as current folder
     run_dir.mkdir(parents=True, exist_ok=True)
     results_file.write_json(run_dir / "config.json", checked.config())
     working = workspace.lay_out(run_dir / "workspace", checked.data)
@@ -2338,6 +2375,169 @@ def check_notebook(path):
         problem = syntax_problem(transform(cell.source), f"{path} code cell {number}")
         if problem:
             raise UsageError(f"--script {problem}")
+'''
+
+BUNDLE['core/script_entry.py'] = r'''"""The bundle's side of a researcher's own experiment: what a bundle's experiment.py does when its
+config.json describes a script or notebook (`own_experiment`) instead of the built-in experiment.
+
+    own = json.loads(config_text)["own_experiment"]
+    script_entry.main(own, shim, bundle_folder, hook)
+
+The user's file travels verbatim in the bundle (`own["script"]`, relative to the bundle's code). Each
+--data item travels as the platform delivers data (a mount, an attached data set, a dependency, a
+database); the shim's `script_inputs(items)` hook says where each item is on the platform, and
+core/script.py lays it out at its DEST in the workspace, exactly as locally. Before anything runs the
+files are checked against the hashes in config.json: a platform that delivered other data is a failed
+run that says which file differs, never a result of another experiment.
+"""
+
+import pathlib
+
+from core import script
+
+
+def default_inputs(items):
+    """Where each item is: its path on this machine (platforms that run here: local, trackers)."""
+    return [item["source"] for item in items]
+
+
+def spec_of(own, here, inputs):
+    """The ScriptSpec the platform runs: the bundle's copy of the script, the items where they are."""
+    data = [f"{path}:{item['dest']}" for path, item in zip(inputs, own["items"])]
+    return script.ScriptSpec(script=str(pathlib.Path(here) / own["script"]), args=list(own["args"]), data=data,
+                             metric=own["metric"], target_accuracy=own["target_accuracy"], seed=own["seed"])
+
+
+def differences(expected, found):
+    """What differs between the identity packaged and the one found on the platform, as a sentence."""
+    if expected["script_sha256"] != found["script_sha256"]:
+        return f"the script {found['script']} is not the one packaged"
+    wanted = {entry["dest"]: entry["sha256"] for entry in expected["data"]}
+    got = {entry["dest"]: entry["sha256"] for entry in found["data"]}
+    changed = sorted(dest for dest in wanted.keys() | got.keys() if wanted.get(dest) != got.get(dest))
+    if changed:
+        return (f"the data the platform delivered differs from the data packaged at {', '.join(changed)}: "
+                "push again to deliver the current files")
+    return None if expected == found else "the run's settings differ from the ones packaged"
+
+
+def main(own, shim, here, hook):
+    """Run the user's experiment on this platform; results.json (and the script's outputs, under
+    workspace/working) in the platform's output folder. The exit status: 0 completed, 1 otherwise."""
+    out_dir = pathlib.Path(hook("output_folder")()).resolve()  # the script runs in another folder
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = spec_of(own, here, hook("script_inputs")(own["items"]))
+    problem = differences(own["config"], script.check(spec).config())
+    if problem:
+        print(f"error: {problem}")
+        return 1
+    hook("before_script")(own, out_dir)
+    loaders = hook("loader_data")(own)
+    try:
+        script.run(spec, out_dir, log=print, platform=shim.PLATFORM, data_dir=loaders.get("data_dir"),
+                   allow_network=loaders.get("allow_network", True), extra=hook("run_details")())
+        hook("after_script")(own, out_dir)
+        code = 0
+    except script.ScriptError as error:  # results.json is written: the run is recorded, failed
+        print(f"error: {error}")
+        code = 1
+    hook("export_results")(out_dir)
+    return code
+'''
+
+BUNDLE['core/script_folds.py'] = r'''"""A researcher's own script on an OpenML task (the bundle's side): OpenML evaluates a model on its
+task's folds, so after the script has run as written, the model captured at its first `fit` is rebuilt
+(core/capture.rebuild: same config, same compile settings), seeded as the harness seeds, and trained on
+each fold with the script's fit arguments; its class probabilities on each fold's test rows are the
+OpenML run's predictions. The flow names the script and its SHA-256.
+
+The task's images are given to the model in the shapes the script's first fit received: reshaped to its
+input, scaled to [0, 1] when the script fed floats, labels one-hot when it fed one-hot labels.
+"""
+
+import numpy
+
+from core import capture
+
+TASKS = {"mnist": 3573, "fashion-mnist": 146825}  # the tasks of the Keras loaders' data sets
+NOT_A_TASK = ("{script}'s data is not an OpenML task's (it read {data}): name the task it comes from with "
+              "PORTABILITY_OPENML_TASK=ID (an OpenML task id, e.g. 3573 for MNIST) and run again")
+
+
+def task_of(task_id, results):
+    """The task to run on: the one given, else the Keras loader's data set's; None: say what to add."""
+    if task_id:
+        return int(task_id)
+    return TASKS.get(results["dataset"].get("name")) if results["dataset"].get("canonical") else None
+
+
+def inputs_like(first_fit, images, labels, classes):
+    """(x, y) of the task's rows in the shapes and kinds the script's first fit took."""
+    x_shape = (first_fit.get("x") or {}).get("shape") or [None, *images.shape[1:]]
+    x = images.reshape(len(images), *x_shape[1:])
+    if "float" in (first_fit.get("x") or {}).get("dtype", "float32"):
+        x = x.astype("float32") / 255
+    y_shape = (first_fit.get("y") or {}).get("shape") or [None]
+    y = numpy.eye(classes, dtype="float32")[labels] if len(y_shape) == 2 and y_shape[1] == classes else labels
+    return x, y
+
+
+def train_fold(first_fit, seed, train, test, classes):
+    """One fold: the rebuilt model, seeded, trained on `train` with the script's fit arguments; the
+    probabilities on `test` and the weights' hash."""
+    import keras
+
+    from core import experiment
+
+    keras.utils.set_random_seed(seed)
+    model, fit_arguments = capture.rebuild(first_fit)
+    fit_arguments.pop("validation_split", None)  # the fold's test rows are the evaluation
+    x, y = inputs_like(first_fit, *train, classes)
+    model.fit(x, y, **{**fit_arguments, "verbose": 0})
+    probabilities = model.predict(inputs_like(first_fit, *test, classes)[0], verbose=0)
+    return probabilities, experiment.weights_sha256(model)
+
+
+def run_folds(task, images, labels, first_fit, seed):
+    """[(fold, test indices, probabilities, weights' hash)] over the task's folds (repeat 0)."""
+    _, folds, _ = task.get_split_dimensions()
+    classes = len(task.class_labels)
+    done = []
+    for fold in range(folds):
+        train, test = task.get_train_test_split_indices(fold=fold, repeat=0)
+        probabilities, weights = train_fold(first_fit, seed, (images[train], labels[train]),
+                                            (images[test], labels[test]), classes)
+        done.append((fold, test, probabilities, weights))
+    return done
+
+
+def flow_description(own, keras_version):
+    """The script as an OpenML flow: its name and SHA-256, its argv and the harness's seed."""
+    config = own["config"]
+    parameters = {"script_sha256": config["script_sha256"], "args": " ".join(own["args"]), "seed": str(own["seed"])}
+    return dict(
+        name=f"portability.script.{config['script'].rsplit('.', 1)[0]}",
+        description=f"The researcher's own Keras script {config['script']} (sha256 {config['script_sha256']}), "
+                    "its first fitted model trained on each fold of the task by the portability suite.",
+        parameters=parameters,
+        parameters_meta_info={key: {"description": key.replace("_", " "), "data_type": "str"} for key in parameters},
+        external_version=f"portability==0.1.0,keras=={keras_version}", language="English",
+        dependencies=f"keras=={keras_version}, tensorflow, numpy", tags=["portability", "keras", "own-script"])
+
+
+def summary(results, task_id, folds, labels):
+    """results.json's task section: each fold's accuracy and weights, their mean as the test result
+    (the script's own evaluation kept as `script_test`)."""
+    accuracies = [float((probabilities.argmax(axis=1) == labels[test]).mean()) for _, test, probabilities, _ in folds]
+    results["script_test"] = results["test"]
+    results["test"] = {"accuracy": float(numpy.mean(accuracies)), "accuracy_std": float(numpy.std(accuracies)),
+                       "measure": f"mean over the {len(folds)} folds of OpenML task {task_id}",
+                       "source": "the script's first fitted model, rebuilt and trained on each fold"}
+    results["folds"] = [{"fold": fold, "accuracy": accuracy, "weights_sha256": weights}
+                        for (fold, _, _, weights), accuracy in zip(folds, accuracies)]
+    target = results["target"]["accuracy"]
+    results["target"]["verdict"] = "pass" if results["test"]["accuracy"] >= target else "fail"
+    return results
 '''
 
 BUNDLE['core/throughput.py'] = r'''"""How fast a run trained: images per second per phase, the model's FLOPs per image, the achieved
