@@ -166,7 +166,7 @@ def test_an_interrupted_push_resumes_then_status_and_pull_from_another_home(coda
     run = next(run_store.glob("codalab/*")).relative_to(run_store).as_posix()
     other = {**genuine, "CODALAB_HOME": str(tmp_path / "elsewhere")}
     status = portability("status", run, env=other)
-    assert status.returncode == 0 and status.stdout.split()[-1] == "submitting", status.stdout + status.stderr
+    assert status.returncode == 0 and status.stdout.split()[2] == "submitting", status.stdout + status.stderr
     resumed = portability("push", "codalab", "--dataset", tiny_npz, *TINY, env=genuine)
     assert resumed.returncode == 0 and "resuming the interrupted push" in resumed.stderr, resumed.stderr[-3000:]
     until(lambda: state_of(run, other) in ("completed", "failed"), what="the run's end")
