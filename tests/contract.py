@@ -134,6 +134,7 @@ class AdapterContract:
         from portability import platform_commands as cli
 
         bare_machine(monkeypatch, tmp_path / "home")  # the committed files carry no user's name or settings
+        adapter = adapters.get(self.name)  # made on the bare machine: no option of the user's
         cli.write_generated(adapter, config.build_config("mnist-reference"), tmp_path / "generated")
         committed = bundle.ROOT / "platforms" / self.name
         generated = sorted(str(p.relative_to(tmp_path / "generated")) for p in (tmp_path / "generated").rglob("*") if p.is_file())
