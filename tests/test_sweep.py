@@ -171,7 +171,7 @@ def test_platform_cells_are_pushed_once_across_an_interrupted_sweep(tiny_npz, ru
     ('{"axes": {"seed": 3}}', "axis 'seed' needs a list of distinct values"),
     ('{"axes": {"seed": [1, 1]}}', "needs a list of distinct values"),
     ('{"axes": {"model": ["resnet"]}}', "unknown model 'resnet': valid models are"),
-    ('{"platforms": ["local", "colab"]}', "unknown platforms colab: valid platforms are local, docker, kaggle"),
+    ('{"axes": {"seed": [1]}, "platforms": ["local", "colab"]}', "unknown platforms colab: valid platforms are local, docker, kaggle"),
     ('{"margin": 3}', "margin is a fraction of accuracy in (0, 1)"),
     ('{"cells": 4}', "unknown keys cells: valid keys are name, description, base"),
     ('{"base": [1, 2]}', "`base` must be a mapping"),

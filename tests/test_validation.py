@@ -30,7 +30,7 @@ BAD_OPTIONS = [
     (["run", "--epoch", "1"], "unrecognized arguments: --epoch 1"),  # no abbreviated flags
     (["run", "--lear", "0.1"], "unrecognized arguments: --lear"),
     (["push", "local", "--dry", "--seed", "1"], "unrecognized arguments: --dry"),
-    (["verify", "x", "--tolerance", "-0.01"], "-0.01 is not a difference of accuracy between 0 and 1"),
+    (["verify", "x", "--tolerance", "-0.01"], "-0.01 is negative: the tolerance is an allowed difference of test accuracy from 0 to 1"),
     (["verify", "x", "--tolerance", "abc"], "'abc' is not a number"),
     (["package", "kaggle", "--all"], "name a platform"),
     (["package"], "name a platform"),
