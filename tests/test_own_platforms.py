@@ -239,8 +239,11 @@ def test_the_report_shows_the_scripts_runs_side_by_side(store, local_emulated, k
     local_accuracy = rows["local"][2]
     assert rows["kaggle"][1:5] == ["emulated", local_accuracy, rows["local"][3], "+0.00"]
     table = (tmp_path / "report" / "report.md").read_text()
-    kaggle_row = next(line for line in table.splitlines() if line.startswith("| kaggle |"))
-    assert "| train.py 1 128 (sequential) | 1 |" in kaggle_row and kaggle_row.rstrip(" |").split("|")[-2].strip() == "yes"
+    lines = table.split("## Results")[1].splitlines()
+    header = [cell.strip() for cell in next(line for line in lines if line.startswith("| platform |")).split("|")]
+    kaggle_row = next(line for line in lines if line.startswith("| kaggle |"))
+    assert "| train.py 1 128 (sequential) | 1 |" in kaggle_row
+    assert [cell.strip() for cell in kaggle_row.split("|")][header.index("weights = local")] == "yes"
 
 
 def test_the_config_key_tells_scripts_apart_by_file_data_and_argv(local_emulated):
