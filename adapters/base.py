@@ -172,46 +172,46 @@ class Adapter(abc.ABC):
         return ""
 
     # package -------------------------------------------------------------------------------------
-    def slots(self, settings):
+    def slots(self, config):
         """Values for the shim's named slots (lines `NAME = value  # slot`)."""
         return {}
 
-    def bundle_config(self, settings):
+    def bundle_config(self, config):
         """The config as the platform sees it: a user's data set is named where the platform finds it."""
-        values = settings.to_dict()
+        values = config.to_dict()
         if self.user_data_at is not None and values["dataset"] not in configuration.BUILTIN_DATASETS:
             values["dataset"] = f"{self.user_data_at}{pathlib.Path(values['dataset']).name}"
         return values
 
-    def manifests(self, settings):
+    def manifests(self, config):
         """Files besides the code, {relative path: text}: a Dockerfile, a metadata file, a plan."""
         return {}
 
-    def render(self, settings):
+    def render(self, config):
         """The generated files (all but core/, unless the bundle is a single file): these are what
         `portability package` writes to platforms/<name>/."""
         from adapters import own_experiment
 
-        if own_experiment.is_script(settings):  # a user's own script or notebook
-            return own_experiment.render(self, settings)
-        config_text = json.dumps(self.bundle_config(settings), indent=2, sort_keys=True) + "\n"
-        code = bundle.code_files(self.name, self.slots(settings), config_text)
+        if own_experiment.is_script(config):  # a user's own script or notebook
+            return own_experiment.render(self, config)
+        config_text = json.dumps(self.bundle_config(config), indent=2, sort_keys=True) + "\n"
+        code = bundle.code_files(self.name, self.slots(config), config_text)
         if self.single_file:
             code = {self.entry_path(): bundle.single_file({**code, **bundle.core_files()})}
         else:
             code = {str(pathlib.PurePosixPath(self.code_dir, path)): text for path, text in code.items()}
-        return {**code, **self.manifests(settings)}
+        return {**code, **self.manifests(config)}
 
-    def package(self, settings, bundle_dir):
+    def package(self, config, bundle_dir):
         """Write the whole bundle into `bundle_dir` (replaced if it exists); return its hash."""
         from adapters import own_experiment, own_platforms
 
-        if own_experiment.is_script(settings):
+        if own_experiment.is_script(config):
             own_platforms.of(self)  # a platform that does not take a user's script yet says so, first
         bundle_dir = pathlib.Path(bundle_dir)
         if bundle_dir.exists():
             shutil.rmtree(bundle_dir)
-        files = self.render(settings)
+        files = self.render(config)
         if not self.single_file:
             files.update({str(pathlib.PurePosixPath(self.code_dir, p)): t for p, t in bundle.core_files().items()})
         bundle.write(bundle_dir, files)
@@ -274,7 +274,7 @@ class Adapter(abc.ABC):
         log(f"{self.name}: nothing to set up")
 
     # emulation -----------------------------------------------------------------------------------
-    def sandbox(self, run_dir, data_dir, settings):
+    def sandbox(self, run_dir, data_dir, config):
         """The platform's runtime for the bundle in run_dir/bundle, as an emulation.Sandbox."""
         output = run_dir / "work" / "output"
         box = emulation.Sandbox(argv=[sys.executable, run_dir / "bundle" / self.entry_path()],
@@ -298,21 +298,21 @@ class Adapter(abc.ABC):
     def emulate(self, handle, run_dir, data_dir):
         """Run the bundle, unmodified, in the emulated runtime; blocks; the exit code."""
         (run_dir / "work" / "output").mkdir(parents=True, exist_ok=True)
-        settings = json.loads((run_dir / "config.json").read_text())
+        config = json.loads((run_dir / "config.json").read_text())
         from adapters import own_experiment, own_platforms
 
-        script = own_platforms.of(self) if own_experiment.is_script(settings) else None
-        box = script.sandbox(self, run_dir) if script else self.sandbox(run_dir, data_dir, settings)
+        script = own_platforms.of(self) if own_experiment.is_script(config) else None
+        box = script.sandbox(self, run_dir) if script else self.sandbox(run_dir, data_dir, config)
         code = box.run(run_dir / "work" / "log.txt")
         if script:
             script.after_emulation(self, run_dir)
         (run_dir / "work" / "exitcode").write_text(f"{code}\n")
         return code
 
-    def emulation_data(self, settings):
+    def emulation_data(self, config):
         """The host folder the emulation binds read-only as the platform's data."""
         from core import datasets
 
-        if settings.dataset in configuration.BUILTIN_DATASETS:
-            return datasets.fetch(settings.dataset)
-        return pathlib.Path(settings.dataset).resolve().parent
+        if config.dataset in configuration.BUILTIN_DATASETS:
+            return datasets.fetch(config.dataset)
+        return pathlib.Path(config.dataset).resolve().parent

@@ -78,15 +78,15 @@ class BeatAdapter(TrainsHere, Adapter):
         return identifier(os.environ.get("BEAT_USER") or beat_remote.beat_config().get("user") or PLACEHOLDER_USER)
 
     # the prefix -------------------------------------------------------------------------------------
-    def names(self, settings):
+    def names(self, config):
         """The BEAT objects' names. BEAT caches a data set's outputs by its database's *name*, so the name
         carries a digest of the data's files and of the view that reads them."""
-        label = identifier(settings.preset or f"{pathlib.Path(settings.dataset).stem}_{settings.model}")
-        if settings.dataset in configuration.BUILTIN_DATASETS:
-            data, files = settings.dataset, datasets.CANONICAL[settings.dataset]
+        label = identifier(config.preset or f"{pathlib.Path(config.dataset).stem}_{config.model}")
+        if config.dataset in configuration.BUILTIN_DATASETS:
+            data, files = config.dataset, datasets.CANONICAL[config.dataset]
         else:
-            data = f"user_{pathlib.Path(settings.dataset).stem}"
-            files = {pathlib.Path(settings.dataset).name: hashlib.sha256(pathlib.Path(settings.dataset).read_bytes()).hexdigest()}
+            data = f"user_{pathlib.Path(config.dataset).stem}"
+            files = {pathlib.Path(config.dataset).name: hashlib.sha256(pathlib.Path(config.dataset).read_bytes()).hexdigest()}
         digest = hashlib.sha256(((SHIMS / "beat_view.py").read_text() + json.dumps(files, sort_keys=True)).encode())
         user = self.user
         return {"user": user, "experiment": f"{user}/{user}/portability/1/{label}",
@@ -98,19 +98,19 @@ class BeatAdapter(TrainsHere, Adapter):
     def entry_path(self):
         return f"prefix/libraries/{self.user}/portability_bundle/1.py"
 
-    def bundle_config(self, settings):
-        values = super().bundle_config(settings)
+    def bundle_config(self, config):
+        values = super().bundle_config(config)
         if values["dataset"] not in configuration.BUILTIN_DATASETS:
             values["dataset"] = pathlib.Path(values["dataset"]).name
         return values
 
-    def render(self, settings):
-        if settings.dataset not in configuration.BUILTIN_DATASETS and not (
-                pathlib.Path(settings.dataset).suffix == ".npz"):
+    def render(self, config):
+        if config.dataset not in configuration.BUILTIN_DATASETS and not (
+                pathlib.Path(config.dataset).suffix == ".npz"):
             raise UsageError(f"BEAT's database view reads MNIST, Fashion-MNIST or a .npz with x_train, y_train, "
-                             f"x_test and y_test; save {settings.dataset} as such a .npz to run it on BEAT")
-        names = self.names(settings)
-        config_text = json.dumps(self.bundle_config(settings), indent=2, sort_keys=True) + "\n"
+                             f"x_test and y_test; save {config.dataset} as such a .npz to run it on BEAT")
+        names = self.names(config)
+        config_text = json.dumps(self.bundle_config(config), indent=2, sort_keys=True) + "\n"
         library = bundle.single_file({**bundle.code_files(self.name, {}, config_text), **bundle.core_files()})
         # BEAT hashes a block by its own code, not its libraries': the library's hash is a parameter
         names["bundle"] = hashlib.sha256(library.encode()).hexdigest()[:16]
@@ -119,13 +119,13 @@ class BeatAdapter(TrainsHere, Adapter):
                                                       "files": "string"},
             f"dataformats/{names['run']}.json": {"results_json": "string", "model_h5": "string",
                                                   "model_keras": "string", "log": "string"},
-            f"databases/{names['database']}.json": self.database(settings, names),
+            f"databases/{names['database']}.json": self.database(config, names),
             f"libraries/{names['library']}.json": {"schema_version": 1, "language": "python",
                                                     "description": "The portability experiment: core, entry and BEAT shim"},
-            f"algorithms/{names['train']}.json": self.training_block(settings, names),
+            f"algorithms/{names['train']}.json": self.training_block(config, names),
             f"algorithms/{names['analyzer']}.json": self.analyzer(names),
             f"toolchains/{names['toolchain']}.json": toolchain(),
-            f"experiments/{names['experiment']}.json": self.experiment(settings, names),
+            f"experiments/{names['experiment']}.json": self.experiment(config, names),
         }
         files = {f"prefix/{path}": json.dumps(value, indent=2, sort_keys=True) + "\n" for path, value in declarations.items()}
         files.update({
@@ -136,16 +136,16 @@ class BeatAdapter(TrainsHere, Adapter):
         })
         return files
 
-    def database(self, settings, names):
-        file = {} if settings.dataset in configuration.BUILTIN_DATASETS else {"file": pathlib.Path(settings.dataset).name}
+    def database(self, config, names):
+        file = {} if config.dataset in configuration.BUILTIN_DATASETS else {"file": pathlib.Path(config.dataset).name}
         sets = [{"name": split, "template": split, "view": "Samples", "parameters": {"split": split, **file},
                  "outputs": {"samples": names["samples"]}} for split in ("train", "test")]
-        return {"description": f"{pathlib.Path(settings.dataset).name[:40]}: train and test sets, one sample each",
+        return {"description": f"{pathlib.Path(config.dataset).name[:40]}: train and test sets, one sample each",
                 "root_folder": f"{DATA_ROOT}/{names['database'].split('/')[0]}",
                 "protocols": [{"name": "holdout", "template": "holdout", "sets": sets}]}
 
-    def training_block(self, settings, names):
-        values = settings.to_dict()
+    def training_block(self, config, names):
+        values = config.to_dict()
         parameters = {key: {"type": TYPES[type(values[key])] if values[key] is not None else
                             TYPES[configuration.FIELDS[key].type.__args__[0]],
                             "default": -1 if values[key] is None else values[key]} for key in PARAMETERS}
@@ -167,8 +167,8 @@ class BeatAdapter(TrainsHere, Adapter):
                 "groups": [{"name": "main", "inputs": {"run": {"type": names["run"]}}}], "results": results,
                 "description": "The run's test accuracy, loss and verdict, with results.json and the models"}
 
-    def experiment(self, settings, names):
-        values = settings.to_dict()
+    def experiment(self, config, names):
+        values = config.to_dict()
         parameters = {key: -1 if values[key] is None else values[key] for key in PARAMETERS}
         parameters.update(database=names["database"], bundle=names["bundle"])
         return {
@@ -246,7 +246,7 @@ class BeatAdapter(TrainsHere, Adapter):
         super().submit(handle, run_dir)
         handle.details.update(engine="BEAT local executor", python=self.python())
 
-    def sandbox(self, run_dir, data_dir, settings):
+    def sandbox(self, run_dir, data_dir, config):
         """The emulation: BEAT's executor in a clean environment, no network but loopback (BEAT's
         executor talks to its blocks over zmq on 127.0.0.1), the cache writable."""
         self.prepare_work(run_dir, data_dir or self.data_folder(run_dir))
@@ -256,10 +256,10 @@ class BeatAdapter(TrainsHere, Adapter):
         box.binds.append((self.cache_dir(), str(self.cache_dir()), False))
         return box
 
-    def emulation_data(self, settings):
-        if settings.dataset in configuration.BUILTIN_DATASETS:
-            return datasets.fetch(settings.dataset)
-        return pathlib.Path(settings.dataset).resolve().parent
+    def emulation_data(self, config):
+        if config.dataset in configuration.BUILTIN_DATASETS:
+            return datasets.fetch(config.dataset)
+        return pathlib.Path(config.dataset).resolve().parent
 
     def how_it_ran(self, platform, mode):
         if mode == "executed" and str(platform.get("engine", "")).startswith("BEAT local executor"):

@@ -28,11 +28,11 @@ def beat(adapter, run_dir, *arguments, check=True):
     """`beat` against the platform, with the token in a private .beatrc, never on the command line."""
     work = run_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
-    settings = {"platform": adapter.platform_url() or "https://www.idiap.ch/software/beat/platform",
+    config = {"platform": adapter.platform_url() or "https://www.idiap.ch/software/beat/platform",
                 "user": adapter.user, "token": adapter.token(), "prefix": str(run_dir / "bundle" / "prefix")}
     rc = work / ".beatrc"
     rc.touch(mode=0o600)
-    rc.write_text(json.dumps(settings))
+    rc.write_text(json.dumps(config))
     try:
         done = subprocess.run([adapter.find_tool(), *arguments], cwd=work, capture_output=True, text=True, timeout=600)
     finally:

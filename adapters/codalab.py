@@ -71,10 +71,10 @@ def logged_in():
         return False
 
 
-def data_name(settings):
-    if settings.dataset in configuration.BUILTIN_DATASETS:
-        return f"portability-data-{settings.dataset}"
-    return f"portability-data-{pathlib.Path(settings.dataset).stem}"
+def data_name(config):
+    if config.dataset in configuration.BUILTIN_DATASETS:
+        return f"portability-data-{config.dataset}"
+    return f"portability-data-{pathlib.Path(config.dataset).stem}"
 
 
 def content_hash(folder):
@@ -123,15 +123,15 @@ class CodaLabAdapter(Adapter):
     def options(self):
         return dict(self.platform_options)
 
-    def slots(self, settings):
+    def slots(self, config):
         return {"IMAGE": self.options()["image"]}
 
-    def manifests(self, settings):
+    def manifests(self, config):
         options = self.options()
-        label = settings.preset or settings.model
+        label = config.preset or config.model
         plan = bundle.render_template(
-            "codalab-plan.sh", data_name=data_name(settings), launcher=LAUNCHER,
-            data_description=f"{settings.dataset} for the portability suite",
+            "codalab-plan.sh", data_name=data_name(config), launcher=LAUNCHER,
+            data_description=f"{config.dataset} for the portability suite",
             code_name=f"portability-code-{label}", run_name=f"portability-{label}", **options)
         files = {"plan.sh": plan, "worksheet.md": bundle.render_template("codalab-worksheet.md")}
         if options["network"] == "off":
@@ -170,14 +170,14 @@ class CodaLabAdapter(Adapter):
         missing = self.check()
         if missing:
             raise MissingCredentials("; ".join(missing))
-        settings = configuration.config_from_dict(json.loads((run_dir / "config.json").read_text()))
+        config = configuration.config_from_dict(json.loads((run_dir / "config.json").read_text()))
         options = self.options()
         handle.details["image_checked"] = codalab_image.checked_for_run(options["image"])
         session = handle.details.setdefault("session", f"portability-{handle.run_id}")
         handle.details["worksheet"] = options["worksheet"]  # status and pull go to this server, from any CODALAB_HOME
         cl = functools.partial(self.cl, session=session)
         self.open_worksheet(cl, options["worksheet"])
-        data_uuid = self.data_uuid(cl, settings, run_dir)
+        data_uuid = self.data_uuid(cl, config, run_dir)
         code_uuid = cl("upload", str(run_dir / "bundle" / "code"), "-n", f"portability-code-{handle.bundle_hash[:12]}",
                        "-d", "portability experiment code (entry + core)").splitlines()[-1].strip()
         network_off = options["network"] == "off"
@@ -214,30 +214,30 @@ class CodaLabAdapter(Adapter):
         cl("new", name)
         cl("work", spec)
 
-    def data_uuid(self, cl, settings, run_dir):
+    def data_uuid(self, cl, config, run_dir):
         """The data bundle: one of the user's own, ready, with this content (named by its hash), or a new upload.
         A failed or half-uploaded bundle of the same name, or someone else's, is never reused."""
-        folder = self.data_bundle(settings, run_dir)
-        name = f"{data_name(settings)}-{content_hash(folder)[:16]}"
+        folder = self.data_bundle(config, run_dir)
+        name = f"{data_name(config)}-{content_hash(folder)[:16]}"
         found = cl("search", f"name={name}", "state=ready", ".mine", "-u").split()
         if found:
             return found[0]
         return cl("upload", str(folder), "-n", name,
-                  "-d", f"{settings.dataset} for the portability suite").splitlines()[-1].strip()
+                  "-d", f"{config.dataset} for the portability suite").splitlines()[-1].strip()
 
     def setup(self, log):
         """A local CodaLab worker's image: the experiment image's runtime with Python on PATH."""
         log(f"now: export PORTABILITY_CODALAB_IMAGE={codalab_image.build(log=log)}")
 
-    def data_bundle(self, settings, run_dir):
+    def data_bundle(self, config, run_dir):
         """The data as its own bundle folder: canonical IDX files, or the user's file."""
         folder = run_dir / "data-bundle"
         if folder.exists():
             shutil.rmtree(folder)
-        if settings.dataset in configuration.BUILTIN_DATASETS:
-            return datasets.copy_canonical(settings.dataset, datasets.fetch(settings.dataset), folder)
+        if config.dataset in configuration.BUILTIN_DATASETS:
+            return datasets.copy_canonical(config.dataset, datasets.fetch(config.dataset), folder)
         folder.mkdir()
-        source = pathlib.Path(settings.dataset)
+        source = pathlib.Path(config.dataset)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / source.name)
         return folder
 
@@ -279,7 +279,7 @@ class CodaLabAdapter(Adapter):
                 + (f"; the run's last output: {last[0][:300]}" if last else "") + "\n")
 
     # emulation of a CodaLab worker ------------------------------------------------------------
-    def sandbox(self, run_dir, data_dir, settings):
+    def sandbox(self, run_dir, data_dir, config):
         """A worker: cwd and HOME are /<uuid> (the output bundle), dependencies read-only under
         /bundles and linked in by their key, CODALAB=true."""
         uuid = "0x" + bundle.bundle_hash(run_dir / "bundle")[:32]  # the bundle's own hash, as its push names it
@@ -303,7 +303,7 @@ class CodaLabAdapter(Adapter):
                 (run_dir / "work" / "output" / link).unlink()
         return code
 
-    def emulation_data(self, settings):
-        if settings.dataset in configuration.BUILTIN_DATASETS:
-            return datasets.fetch(settings.dataset)
-        return pathlib.Path(settings.dataset).resolve().parent
+    def emulation_data(self, config):
+        if config.dataset in configuration.BUILTIN_DATASETS:
+            return datasets.fetch(config.dataset)
+        return pathlib.Path(config.dataset).resolve().parent

@@ -87,14 +87,14 @@ class DockerAdapter(Adapter):
                     "run `portability setup docker` (needs root for debootstrap)"]
         return []
 
-    def manifests(self, settings):
+    def manifests(self, config):
         files = {"Dockerfile": bundle.render_template("Dockerfile", base=DEFAULT_BASE),
                  "requirements.txt": pinned_requirements(),
                  "wheels/README": "Offline builds: put the wheels of requirements.txt here.\n"}
         if self.jupyter:  # push docker --jupyter: the notebook, and an image with JupyterLab
             from adapters import notebook
 
-            files.update({"experiment.ipynb": notebook.for_platform(self.name, self.slots(settings), self.bundle_config(settings)),
+            files.update({"experiment.ipynb": notebook.for_platform(self.name, self.slots(config), self.bundle_config(config)),
                           "Dockerfile.jupyter": bundle.render_template("Dockerfile.jupyter"),
                           "jupyter-requirements.txt": JUPYTER_REQUIREMENTS})
         return files

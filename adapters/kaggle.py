@@ -81,13 +81,13 @@ class KaggleAdapter(Adapter):
         return []
 
     # package ------------------------------------------------------------------------------
-    def kernel_id(self, settings):
+    def kernel_id(self, config):
         if self.for_repository:
-            return f"{PLACEHOLDER_OWNER}/{slugify(self.title(settings))}"
+            return f"{PLACEHOLDER_OWNER}/{slugify(self.title(config))}"
         if self.platform_options["kernel"]:
             return self.platform_options["kernel"]
         owner = credentials()[0] or self.token_owner() or PLACEHOLDER_OWNER
-        return f"{owner}/{slugify(self.title(settings))}"
+        return f"{owner}/{slugify(self.title(config))}"
 
     def token_owner(self):
         """The user an access token belongs to, as the SDK learns it from Kaggle (IntrospectToken)."""
@@ -95,23 +95,23 @@ class KaggleAdapter(Adapter):
             return None
         return self.api().config_values.get("username")
 
-    def title(self, settings):
-        return f"Portability {settings.preset or settings.model + ' ' + pathlib.Path(settings.dataset).name}"
+    def title(self, config):
+        return f"Portability {config.preset or config.model + ' ' + pathlib.Path(config.dataset).name}"
 
-    def dataset_sources(self, settings):
-        if settings.dataset in PUBLIC_DATASETS:
-            return [PUBLIC_DATASETS[settings.dataset]]
+    def dataset_sources(self, config):
+        if config.dataset in PUBLIC_DATASETS:
+            return [PUBLIC_DATASETS[config.dataset]]
         source = self.platform_options["dataset"]
         if not source:
             raise UsageError("your own data set runs on Kaggle from a Kaggle data set: upload it there and set "
                              "PORTABILITY_KAGGLE_DATASET=owner/dataset-slug")
         return [source]
 
-    def metadata(self, settings):
+    def metadata(self, config):
         accelerator = self.platform_options["accelerator"]
         values = {
-            "id": self.kernel_id(settings),
-            "title": self.title(settings),
+            "id": self.kernel_id(config),
+            "title": self.title(config),
             "code_file": self.entry_path(),
             "language": "python",
             "kernel_type": self.kernel_type,
@@ -119,7 +119,7 @@ class KaggleAdapter(Adapter):
             "enable_gpu": accelerator.startswith("gpu"),
             "enable_tpu": accelerator == "tpu",
             "enable_internet": False,
-            "dataset_sources": self.dataset_sources(settings),
+            "dataset_sources": self.dataset_sources(config),
             "competition_sources": [],
             "kernel_sources": [],
             "model_sources": [],
@@ -130,18 +130,18 @@ class KaggleAdapter(Adapter):
         validate_metadata(values)
         return values
 
-    def slots(self, settings):
-        return {"KERNEL_ID": self.kernel_id(settings), "KAGGLE_DATASET": PUBLIC_DATASETS, "KAGGLE_CSV": CSV_FILES}
+    def slots(self, config):
+        return {"KERNEL_ID": self.kernel_id(config), "KAGGLE_DATASET": PUBLIC_DATASETS, "KAGGLE_CSV": CSV_FILES}
 
-    def render(self, settings):
+    def render(self, config):
         """The script kernel (one self-contained file), or a notebook kernel: the same bundle in a
         collapsed cell, the experiment's steps as readable cells."""
         if self.kernel_type == "script":
-            return super().render(settings)
+            return super().render(config)
         from adapters import notebook
 
-        text = notebook.for_platform(self.name, self.slots(settings), self.bundle_config(settings))
-        return {self.entry_path(): text, **self.manifests(settings)}
+        text = notebook.for_platform(self.name, self.slots(config), self.bundle_config(config))
+        return {self.entry_path(): text, **self.manifests(config)}
 
     def code_files(self, folder):
         if self.kernel_type == "script":
@@ -152,8 +152,8 @@ class KaggleAdapter(Adapter):
         core = bundle.core_lines(files)
         return {"experiment.py": files["experiment.py"], "shim.py": files["shim.py"], "notebook cells": cells}, core
 
-    def manifests(self, settings):
-        return {"kernel-metadata.json": json.dumps(self.metadata(settings), indent=2) + "\n"}
+    def manifests(self, config):
+        return {"kernel-metadata.json": json.dumps(self.metadata(config), indent=2) + "\n"}
 
     def describe_push(self, bundle_dir):
         metadata = (pathlib.Path(bundle_dir) / "kernel-metadata.json").read_text()
@@ -247,18 +247,18 @@ class KaggleAdapter(Adapter):
                 shutil.copyfile(kernel_log, target / "log.txt")
 
     # emulation ----------------------------------------------------------------------------
-    def emulation_data(self, settings):
+    def emulation_data(self, config):
         """A Kaggle-style input folder: the public data set's CSV files, made from the verified IDX files."""
-        if settings.dataset not in CSV_FILES:
-            return pathlib.Path(settings.dataset).resolve().parent
+        if config.dataset not in CSV_FILES:
+            return pathlib.Path(config.dataset).resolve().parent
         root = self.platform_options["input"] or datasets.cache_dir() / "kaggle-input"
-        folder = pathlib.Path(root) / PUBLIC_DATASETS[settings.dataset].split("/")[1]
-        if all((folder / name).is_file() for name in CSV_FILES[settings.dataset]):
+        folder = pathlib.Path(root) / PUBLIC_DATASETS[config.dataset].split("/")[1]
+        if all((folder / name).is_file() for name in CSV_FILES[config.dataset]):
             return folder
-        dataset = datasets.locate(settings.dataset)
+        dataset = datasets.locate(config.dataset)
         folder.mkdir(parents=True, exist_ok=True)
         header = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
-        for name, images, labels in zip(CSV_FILES[settings.dataset], (dataset.x_train, dataset.x_test),
+        for name, images, labels in zip(CSV_FILES[config.dataset], (dataset.x_train, dataset.x_test),
                                         (dataset.y_train, dataset.y_test)):
             table = [header] + [f"{label}," + ",".join(map(str, image.ravel().tolist()))
                                 for image, label in zip(images, labels)]
@@ -267,12 +267,12 @@ class KaggleAdapter(Adapter):
             os.replace(partial, folder / name)
         return folder
 
-    def sandbox(self, run_dir, data_dir, settings):
+    def sandbox(self, run_dir, data_dir, config):
         """A committed kernel: the attached data set under /kaggle/input, in the old or new layout."""
-        box = super().sandbox(run_dir, data_dir, settings)
+        box = super().sandbox(run_dir, data_dir, config)
         if self.entry_path().endswith(".ipynb"):  # a notebook kernel: run unmodified by nbclient
             box.argv = [sys.executable, "-m", "adapters.notebook", run_dir / "bundle" / self.entry_path(), "/kaggle/working"]
-        slug = self.dataset_sources(configuration.config_from_dict(settings))[0]
+        slug = self.dataset_sources(configuration.config_from_dict(config))[0]
         layout = self.platform_options["layout"]
         owner, name = slug.split("/")
         if data_dir is not None:

@@ -62,8 +62,8 @@ class OpenMLAdapter(TrainsHere, Adapter):
         return "publishes" if os.environ.get("OPENML_APIKEY") else \
             "offline (set OPENML_APIKEY from openml.org > your profile > API key, to publish)"
 
-    def slots(self, settings):
-        task_id, protocol = task_and_protocol(self.platform_options, settings)
+    def slots(self, config):
+        task_id, protocol = task_and_protocol(self.platform_options, config)
         return {"TASK_ID": task_id, "PROTOCOL": protocol}
 
     def learned_facts(self, handle, run_dir, platform):

@@ -84,11 +84,11 @@ class ScriptExperiment:
             "target_accuracy": spec.target_accuracy, "items": self.items(with_sources)}}
 
 
-def is_script(settings):
-    """Whether `settings` (an experiment, or a run's config.json as a dict) is a user's own script's."""
-    if isinstance(settings, dict):
-        return settings.get("kind") in script.KINDS.values() and "script_sha256" in settings
-    return getattr(settings, "own_experiment", False)
+def is_script(config):
+    """Whether `config` (an experiment, or a run's config.json as a dict) is a user's own script's."""
+    if isinstance(config, dict):
+        return config.get("kind") in script.KINDS.values() and "script_sha256" in config
+    return getattr(config, "own_experiment", False)
 
 
 def render(adapter, experiment):

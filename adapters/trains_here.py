@@ -18,8 +18,8 @@ class TrainsHere:
     computes_here = True
     kept_folder = None  # a folder the run writes beside its results, kept in the run folder (offline uploads)
 
-    def bundle_config(self, settings):
-        values = settings.to_dict()
+    def bundle_config(self, config):
+        values = config.to_dict()
         if values["dataset"] not in configuration.BUILTIN_DATASETS:
             values["dataset"] = str(pathlib.Path(values["dataset"]).resolve())
         return values

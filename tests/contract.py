@@ -23,7 +23,7 @@ import pytest
 import adapters
 from adapters import bundle
 from portability import runs, store
-from core import config, results as results_file
+from core import config as configuration, results as results_file
 
 CREDENTIAL_VARIABLES = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "COMET_API_KEY",
                         "OPENML_SERVER", "CODALAB_USERNAME", "CODALAB_PASSWORD", "OPENML_APIKEY", "DOCKER_HOST")
@@ -53,14 +53,14 @@ def bare_machine(monkeypatch, home):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{home}/no-docker-engine.sock")
 
 
-def emulated_outputs(name, settings, folder):
+def emulated_outputs(name, config, folder):
     """The output files of the bundle run, unmodified, in the platform's emulation: what a stand-in
     server hands back as the platform's outputs, so a pull returns what this code computed."""
     previous = os.environ.get("PORTABILITY_RUNS_DIR")
     os.environ["PORTABILITY_RUNS_DIR"] = str(folder)
     try:
-        run = runs.push(name, settings, mode="emulated", log=lambda m: None,
-                                    data_dir=adapters.get(name).emulation_data(settings))
+        run = runs.push(name, config, mode="emulated", log=lambda m: None,
+                                    data_dir=adapters.get(name).emulation_data(config))
         run_dir = run.run_dir
     finally:
         os.environ.pop("PORTABILITY_RUNS_DIR") if previous is None else os.environ.update(PORTABILITY_RUNS_DIR=previous)
@@ -135,7 +135,7 @@ class AdapterContract:
 
         bare_machine(monkeypatch, tmp_path / "home")  # the committed files carry no user's name or settings
         adapter = adapters.get(self.name)  # made on the bare machine: no option of the user's
-        cli.write_generated(adapter, config.build_config("mnist-reference"), tmp_path / "generated")
+        cli.write_generated(adapter, configuration.build_config("mnist-reference"), tmp_path / "generated")
         committed = bundle.ROOT / "platforms" / self.name
         generated = sorted(str(p.relative_to(tmp_path / "generated")) for p in (tmp_path / "generated").rglob("*") if p.is_file())
         assert generated == sorted(str(p.relative_to(committed)) for p in committed.rglob("*") if p.is_file()), \

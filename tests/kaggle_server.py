@@ -146,7 +146,7 @@ class KaggleStandIn(LoopbackServer):
         if self.kernel_type == "notebook":
             problems += self._check_notebook(text)
             text = "".join(cell["source"] for cell in json.loads(text)["cells"]) if not problems else ""
-        for needed in ("def data_folder(settings):", "/kaggle/working", "BUNDLE['core/experiment.py'] = r'''",
+        for needed in ("def data_folder(config):", "/kaggle/working", "BUNDLE['core/experiment.py'] = r'''",
                        "BUNDLE['shim.py'] = r'''", "BUNDLE['config.json'] = r'''", "def unpack():"):
             if needed not in text:
                 problems.append(f"SaveKernel text lacks {needed!r}")

@@ -10,7 +10,7 @@ import pytest
 
 import adapters
 from portability import platform_commands as cli, runs
-from core import config
+from core import config as configuration
 from report import codediff
 from tests.conftest import ROOT, portability
 from tests.contract import bare_machine
@@ -31,7 +31,7 @@ def test_the_experiment_notebook_runs_and_trains_the_local_weights(tiny_npz, tmp
     assert results["platform"]["form"] == "notebook" and results["artifacts"]["status"] == "saved"
     notebook = nbformat.read(target, as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert code[0].source.startswith("# The experiment's settings") and "'seed': 42," in code[0].source
+    assert code[0].source.startswith("# The experiment's config") and "'seed': 42," in code[0].source
     assert "bundle" in code[1].metadata["tags"] and code[1].metadata["jupyter"]["source_hidden"] is True
     assert "BUNDLE['core/experiment.py']" in code[1].source
     printed = "".join(output.get("text", "") for output in code[-1].outputs)
@@ -65,7 +65,7 @@ def test_the_committed_notebook_kernel_is_fresh_and_deterministic(monkeypatch, t
     monkeypatch.setenv("PORTABILITY_KAGGLE_KERNEL_TYPE", "notebook")
     adapter = adapters.get("kaggle")
     for folder in ("a", "b"):
-        cli.write_generated(adapter, config.build_config("mnist-reference"), tmp_path / folder)
+        cli.write_generated(adapter, configuration.build_config("mnist-reference"), tmp_path / folder)
     committed = ROOT / "platforms" / "kaggle-notebook"
     for name in ("experiment.ipynb", "kernel-metadata.json"):
         assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
@@ -168,7 +168,7 @@ def test_a_config_file_chooses_the_notebook_kernel_without_changing_the_experime
     assert done.returncode == 0, done.stderr
     metadata = json.loads((tmp_path / "b" / "kernel-metadata.json").read_text())
     assert metadata["kernel_type"] == "notebook" and (tmp_path / "b" / "experiment.ipynb").is_file()
-    assert config.build_config(config_file=path) == config.build_config("mnist-reference")  # not in the config
+    assert configuration.build_config(config_file=path) == configuration.build_config("mnist-reference")  # not in the config
     flag = portability("package", "kaggle", "--config", path, "--kernel-type", "script", "--out", tmp_path / "c")
     assert flag.returncode == 0 and (tmp_path / "c" / "experiment.py").is_file()  # the flag wins
     path.write_text("platform_options:\n  kaggle:\n    colour: red\n")

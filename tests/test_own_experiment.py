@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from core import capture, config, experiment, results, script, workspace
+from core import capture, config as configuration, experiment, results, script, workspace
 from core.errors import UsageError
 from tests.conftest import ROOT, portability
 from tests.own_data import FIXTURES, small_mnist_npz
@@ -247,19 +247,19 @@ def test_keras_loaders_are_served_from_the_verified_cache_and_the_first_fit_rebu
 
 
 def test_a_user_model_function_in_the_built_in_experiment(tiny_dataset, tmp_path):
-    settings = config.build_config(overrides=dict(model=f"{MODELS}:build_cnn", epochs=1, batch_size=64))
-    assert settings.model_sha256 == workspace.sha256_file(MODELS)
-    ran = experiment.run(settings, tmp_path / "run", dataset=tiny_dataset, verbose=0, **QUIET)
+    config = configuration.build_config(overrides=dict(model=f"{MODELS}:build_cnn", epochs=1, batch_size=64))
+    assert config.model_sha256 == workspace.sha256_file(MODELS)
+    ran = experiment.run(config, tmp_path / "run", dataset=tiny_dataset, verbose=0, **QUIET)
     assert results.problems(ran) == [] and ran["model"]["params"] == 80 + 13_530  # conv 3x3x8+8, dense 13x13x8x10+10
     assert ran["experiment"] == {"kind": "model", "path": str(MODELS), "function": "build_cnn",
-                                 "sha256": settings.model_sha256, "args": [], "data": []}
-    assert "build_cnn" in experiment.make_run_id(settings) and ":" not in experiment.make_run_id(settings)
+                                 "sha256": config.model_sha256, "args": [], "data": []}
+    assert "build_cnn" in experiment.make_run_id(config) and ":" not in experiment.make_run_id(config)
     copy = tmp_path / "my_models.py"
     copy.write_text(MODELS.read_text() + "\n# changed\n")
-    changed = config.build_config(overrides=dict(model=f"{copy}:build_cnn"))
-    assert changed.to_dict()["model_sha256"] != settings.to_dict()["model_sha256"]
+    changed = configuration.build_config(overrides=dict(model=f"{copy}:build_cnn"))
+    assert changed.to_dict()["model_sha256"] != config.to_dict()["model_sha256"]
     with pytest.raises(UsageError, match="is not the file this config was made with"):
-        config.config_from_dict({**changed.to_dict(), "model_sha256": settings.model_sha256})
+        configuration.config_from_dict({**changed.to_dict(), "model_sha256": config.model_sha256})
 
 
 @pytest.mark.parametrize("function, message", [
@@ -267,9 +267,9 @@ def test_a_user_model_function_in_the_built_in_experiment(tiny_dataset, tmp_path
     ("no_model", "no_model returned list, not a keras.Model"),
 ])
 def test_a_user_model_function_that_does_not_fit_is_a_message(function, message, tiny_dataset, tmp_path):
-    settings = config.build_config(overrides=dict(model=f"{MODELS}:{function}"))
+    config = configuration.build_config(overrides=dict(model=f"{MODELS}:{function}"))
     with pytest.raises(UsageError, match=message):
-        experiment.run(settings, tmp_path / "run", dataset=tiny_dataset, verbose=0, **QUIET)
+        experiment.run(config, tmp_path / "run", dataset=tiny_dataset, verbose=0, **QUIET)
 
 
 @pytest.mark.parametrize("model, message", [
@@ -278,14 +278,14 @@ def test_a_user_model_function_that_does_not_fit_is_a_message(function, message,
 ])
 def test_a_user_model_that_is_not_there_is_refused_before_training(model, message):
     with pytest.raises(UsageError, match=re.escape(message)):
-        config.build_config(overrides=dict(model=model))
+        configuration.build_config(overrides=dict(model=model))
 
 
 def test_built_in_configs_keep_their_identity():
-    for preset in config.PRESETS:
-        assert "model_sha256" not in config.build_config(preset).to_dict()
+    for preset in configuration.PRESETS:
+        assert "model_sha256" not in configuration.build_config(preset).to_dict()
     committed = json.loads((ROOT / "platforms" / "local" / "config.json").read_text())
-    assert config.build_config("mnist-reference").to_dict() == committed
+    assert configuration.build_config("mnist-reference").to_dict() == committed
 
 
 def test_the_command_line_refuses_bad_own_experiment_input_in_one_line(tmp_path, mnist_npz):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import types
 
-from core import config, experiment, models, throughput
+from core import config as configuration, experiment, models, throughput
 from tests.conftest import ROOT, portability
 
 TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "64", "--target-accuracy", "0.5", "--quiet"]
@@ -22,9 +22,9 @@ def test_flops_of_the_reference_cnn_are_counted_layer_by_layer():
 
 
 def test_results_record_the_training_throughput(tiny_dataset, tmp_path):
-    settings = config.build_config(overrides=dict(model="1-layer", epochs=2, fine_tune_epochs=1, batch_size=64, seed=7,
+    config = configuration.build_config(overrides=dict(model="1-layer", epochs=2, fine_tune_epochs=1, batch_size=64, seed=7,
                                                   validation_split=0.25))
-    results = experiment.run(settings, tmp_path, dataset=tiny_dataset, verbose=0, log=lambda m: None)
+    results = experiment.run(config, tmp_path, dataset=tiny_dataset, verbose=0, log=lambda m: None)
     speed = results["throughput"]
     per_image = throughput.forward_flops(models.build("1-layer", (28, 28, 1), 10))
     assert speed["forward_flops_per_image"] == per_image and speed["training_flops_per_image"] == 3 * per_image

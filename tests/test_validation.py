@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from core import config, userdata
+from core import config as configuration, userdata
 from core.errors import DataError, UsageError, UserError
 from tests.conftest import portability, synthetic_images
 
@@ -59,7 +59,7 @@ def test_config_file_values_are_checked(values, message, tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(values).replace("Infinity", "1e400"))
     with pytest.raises(UsageError) as error:
-        config.build_config(config_file=path)
+        configuration.build_config(config_file=path)
     assert message in str(error.value)
 
 
@@ -67,8 +67,8 @@ def test_a_config_file_preset_that_contradicts_the_option(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("preset: mnist-rmsprop\nepochs: 2\n")
     with pytest.raises(UsageError, match="names preset 'mnist-rmsprop' but --preset is 'mnist-reference'"):
-        config.build_config("mnist-reference", path)
-    assert config.build_config("mnist-rmsprop", path).epochs == 2  # the same preset twice is fine
+        configuration.build_config("mnist-reference", path)
+    assert configuration.build_config("mnist-rmsprop", path).epochs == 2  # the same preset twice is fine
     done = portability("run", "--preset", "mnist-reference", "--config", path)
     assert done.returncode == 2 and "drop one of them" in done.stderr
 
@@ -78,17 +78,17 @@ VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floa
 
 
 @hypothesis.settings(max_examples=300, deadline=None)
-@hypothesis.given(st.dictionaries(st.sampled_from(sorted(config.FIELDS) + ["bogus"]), VALUES, max_size=6))
+@hypothesis.given(st.dictionaries(st.sampled_from(sorted(configuration.FIELDS) + ["bogus"]), VALUES, max_size=6))
 def test_config_parser_gives_a_config_or_a_usage_error(values):
     try:
-        settings = config.build_config(overrides=values)
+        config = configuration.build_config(overrides=values)
     except UsageError as error:
         assert str(error)
         return
-    assert settings.learning_rate > 0 and settings.batch_size >= 1 and 0 <= settings.seed < 2**32
-    assert settings.epochs + settings.fine_tune_epochs + settings.augmentation_epochs > 0
-    assert settings.target_accuracy is None or 0 < settings.target_accuracy <= 1
-    assert json.loads(json.dumps(settings.to_dict(), allow_nan=False)) == settings.to_dict()  # strict JSON
+    assert config.learning_rate > 0 and config.batch_size >= 1 and 0 <= config.seed < 2**32
+    assert config.epochs + config.fine_tune_epochs + config.augmentation_epochs > 0
+    assert config.target_accuracy is None or 0 < config.target_accuracy <= 1
+    assert json.loads(json.dumps(config.to_dict(), allow_nan=False)) == config.to_dict()  # strict JSON
 
 
 @hypothesis.settings(max_examples=150, deadline=None)
@@ -98,7 +98,7 @@ def test_config_files_of_any_bytes(tmp_path_factory, content):
         path = tmp_path_factory.mktemp("cfg") / f"c{suffix}"
         path.write_bytes(content)
         try:
-            config.build_config(config_file=path)
+            configuration.build_config(config_file=path)
         except UsageError:
             pass
 

@@ -9,7 +9,7 @@ import pathlib
 
 import numpy
 
-from core import config, datasets, userdata
+from core import config as configuration, datasets, userdata
 from core.errors import DataError
 
 PLATFORM = "beat"
@@ -21,8 +21,8 @@ def prepare_config(values):
     """The experiment declaration's block parameters win over the bundled config.json; a user's data
     set is the database's samples, saved as a .npz under its own name for the core's loader."""
     plain = {key: value.item() if hasattr(value, "item") else value  # BEAT hands numpy scalars
-             for key, value in BLOCK.get("parameters", {}).items() if key in config.FIELDS}
-    given = {key: None if value == UNSET and config.FIELDS[key].default is None else value for key, value in plain.items()}
+             for key, value in BLOCK.get("parameters", {}).items() if key in configuration.FIELDS}
+    given = {key: None if value == UNSET and configuration.FIELDS[key].default is None else value for key, value in plain.items()}
     values = {**values, **given}
     if values["dataset"] not in datasets.CANONICAL:
         files = json.loads(BLOCK["train"].files)
@@ -34,29 +34,29 @@ def prepare_config(values):
     return values
 
 
-def samples_dataset(settings):
+def samples_dataset(config):
     """The database's train and test samples as the core's Dataset: the built-in ones checked against
     the canonical SHA-256 of each file the view read, a user's read by the core's own loader."""
     train, test = BLOCK["train"], BLOCK["test"]
     files = json.loads(train.files)
     source = f"beat:database {BLOCK.get('database')}"
-    if settings.dataset not in datasets.CANONICAL:
-        dataset = userdata.load(settings.dataset, test_split=settings.test_split, seed=settings.seed)
+    if config.dataset not in datasets.CANONICAL:
+        dataset = userdata.load(config.dataset, test_split=config.test_split, seed=config.seed)
         dataset.files, dataset.source = {files["name"]: files[files["name"]]}, source
         return dataset
-    if files != datasets.CANONICAL[settings.dataset]:
-        raise DataError(f"the BEAT database's files are not the canonical {settings.dataset} files "
+    if files != datasets.CANONICAL[config.dataset]:
+        raise DataError(f"the BEAT database's files are not the canonical {config.dataset} files "
                         f"({sorted(files)}): point the database at a folder from `portability data fetch`")
-    return datasets.Dataset(name=settings.dataset, x_train=train.images, y_train=train.labels.astype("int64"),
+    return datasets.Dataset(name=config.dataset, x_train=train.images, y_train=train.labels.astype("int64"),
                             x_test=test.images, y_test=test.labels.astype("int64"), source=source, files=files,
                             canonical=True, num_classes=10)
 
 
-def run_experiment(settings, out_dir):
+def run_experiment(config, out_dir):
     """One training and evaluation on the database's samples."""
     from core import experiment
 
-    experiment.run(settings, out_dir, platform=PLATFORM, dataset=samples_dataset(settings),
+    experiment.run(config, out_dir, platform=PLATFORM, dataset=samples_dataset(config),
                    extra={"database": BLOCK.get("database"), "block": "training"})
 
 

@@ -5,14 +5,14 @@ import json
 import os
 import pathlib
 
-from core import config
+from core import config as configuration
 
 PLATFORM = "codalab"
 IMAGE = "tensorflow/tensorflow:2.21.0"  # slot
 
 
-def data_folder(settings):
-    return "data" if settings.dataset in config.BUILTIN_DATASETS else None
+def data_folder(config):
+    return "data" if config.dataset in configuration.BUILTIN_DATASETS else None
 
 
 def output_folder():

@@ -4,13 +4,13 @@ import os
 import pathlib
 import socket
 
-from core import config
+from core import config as configuration
 
 PLATFORM = "docker"
 
 
-def data_folder(settings):
-    return "/data" if settings.dataset in config.BUILTIN_DATASETS else None
+def data_folder(config):
+    return "/data" if config.dataset in configuration.BUILTIN_DATASETS else None
 
 
 def output_folder():

@@ -8,7 +8,7 @@ import tempfile
 
 import numpy
 
-from core import config, datasets, userdata
+from core import config as configuration, datasets, userdata
 
 PLATFORM = "kaggle"
 KERNEL_ID = "your-kaggle-username/portability"  # slot
@@ -19,7 +19,7 @@ DETAILS = {}
 
 def prepare_config(values):
     """Your own data set: the file of that name in the attached Kaggle data set."""
-    if values["dataset"] not in config.BUILTIN_DATASETS:
+    if values["dataset"] not in configuration.BUILTIN_DATASETS:
         found = sorted(pathlib.Path("/kaggle/input").rglob(values["dataset"]))
         if not found:
             raise SystemExit(f"{values['dataset']} is not under /kaggle/input: attach the Kaggle data set that holds it")
@@ -27,29 +27,29 @@ def prepare_config(values):
     return values
 
 
-def data_folder(settings):
+def data_folder(config):
     """The attached data set as verified IDX files: as found, or decoded from its CSV files."""
-    if settings.dataset not in config.BUILTIN_DATASETS:
+    if config.dataset not in configuration.BUILTIN_DATASETS:
         return None
     for images in sorted(pathlib.Path("/kaggle/input").rglob("train-images-idx3-ubyte*")):
-        if not datasets.check_folder(settings.dataset, images.parent)[1]:
+        if not datasets.check_folder(config.dataset, images.parent)[1]:
             DETAILS["data_check"] = f"canonical IDX files in {images.parent}"
             return str(images.parent)
-    train_csv, test_csv = find_csv(settings.dataset)
+    train_csv, test_csv = find_csv(config.dataset)
     folder = pathlib.Path(tempfile.mkdtemp(dir="/kaggle/temp" if os.path.isdir("/kaggle/temp") else None))
     for split, path in (("train", train_csv), ("t10k", test_csv)):
         table = read_csv_table(path)
         datasets.write_idx(folder / f"{split}-images-idx3-ubyte", table[:, 1:].reshape(-1, 28, 28))
         datasets.write_idx(folder / f"{split}-labels-idx1-ubyte", table[:, 0])
-    problems = datasets.check_folder(settings.dataset, folder)[1]
+    problems = datasets.check_folder(config.dataset, folder)[1]
     DETAILS["data_source"] = f"{train_csv}, {test_csv}"
     if not problems:
         DETAILS["data_check"] = "canonical: the decoded CSV arrays hash to the canonical IDX files"
         return str(folder)
     DETAILS["data_check"] = "NOT canonical: " + "; ".join(problems)
     x_train, y_train, x_test, y_test, files = userdata.read_idx_folder(folder)
-    numpy.savez(folder / f"{settings.dataset}-kaggle.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    settings.dataset = str(folder / f"{settings.dataset}-kaggle.npz")
+    numpy.savez(folder / f"{config.dataset}-kaggle.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    config.dataset = str(folder / f"{config.dataset}-kaggle.npz")
     return None
 
 

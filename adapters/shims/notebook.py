@@ -7,7 +7,7 @@
 # are the experiment's steps, the code they call travels in the collapsed cell.
 
 # %% tags=["parameters"]
-# The experiment's settings: change them and run all cells again.
+# The experiment's config: change it and run all cells again.
 CONFIG = {}  # slot
 
 # %% [markdown]
@@ -22,22 +22,22 @@ CONFIG = {}  # slot
 
 # %%
 import experiment as entry  # the bundle's entry, with the platform's hooks
-from core import config, experiment, results as results_file
+from core import config as configuration, experiment, results as results_file
 
-settings = config.config_from_dict(entry.hook("prepare_config")(CONFIG))
+config = configuration.config_from_dict(entry.hook("prepare_config")(CONFIG))
 out_dir = entry.hook("output_folder")()
 out_dir.mkdir(parents=True, exist_ok=True)
 clock = experiment.Clock()
 with clock("import"):
-    keras, tf = experiment.setup(settings)
+    keras, tf = experiment.setup(config)
 
 # %% [markdown]
 # ## Data: found, verified by SHA-256, scaled to [0, 1]
 
 # %%
 with clock("data"):
-    dataset = experiment.load_data(settings, data_dir=entry.hook("data_folder")(settings))
-    data = experiment.prepare_data(settings, dataset)
+    dataset = experiment.load_data(config, data_dir=entry.hook("data_folder")(config))
+    data = experiment.prepare_data(config, dataset)
 print(experiment.describe_data(data))
 
 # %% [markdown]
@@ -45,8 +45,8 @@ print(experiment.describe_data(data))
 
 # %%
 with clock("model"):
-    optimizer = experiment.make_optimizer(keras, settings.optimizer, settings.learning_rate)
-    model = experiment.build_model(keras, settings, data, optimizer, print)
+    optimizer = experiment.make_optimizer(keras, config.optimizer, config.learning_rate)
+    model = experiment.build_model(keras, config, data, optimizer, print)
 model.summary()
 
 # %% [markdown]
@@ -54,8 +54,8 @@ model.summary()
 
 # %%
 with clock("training"):
-    history = experiment.train(keras, tf, model, settings, data,
-                               entry.hook("training_callbacks")(settings, out_dir), verbose=2)
+    history = experiment.train(keras, tf, model, config, data,
+                               entry.hook("training_callbacks")(config, out_dir), verbose=2)
 
 # %% [markdown]
 # ## Evaluation on the test set
@@ -74,7 +74,7 @@ import os
 platform = dict(name=entry.shim.PLATFORM, obtained=os.environ.get("PORTABILITY_OBTAINED", "executed"),
                 form="notebook", **entry.hook("run_details")())
 with clock("record"):
-    results = experiment.record(settings, out_dir, model, data, history, test, clock.timings, platform, (tf, keras))
+    results = experiment.record(config, out_dir, model, data, history, test, clock.timings, platform, (tf, keras))
 with clock("saving"):
     results["artifacts"] = experiment.save_models_safely(keras, model, data.x_test[:500], out_dir)
 results_file.write_json(out_dir / "results.json", experiment.close_timings(results, clock))

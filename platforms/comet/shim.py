@@ -18,9 +18,9 @@ OPTIONS = dict(log_env_details=False, log_code=False, log_git_metadata=False, lo
                auto_metric_logging=False, auto_param_logging=False, auto_histogram_weight_logging=False)
 
 
-def start_comet(settings, out_dir, tags=None):
+def start_comet(config, out_dir, tags=None):
     """Online if COMET_API_KEY is set and the server answers, else offline: nothing logged is lost."""
-    options = dict(OPTIONS, tags=tags or [settings.dataset, settings.model, settings.preset or "custom", "portability"])
+    options = dict(OPTIONS, tags=tags or [config.dataset, config.model, config.preset or "custom", "portability"])
     project = os.environ.get("COMET_PROJECT_NAME", "portability")
     if os.environ.get("COMET_API_KEY"):
         with SDKErrors() as errors:
@@ -78,10 +78,10 @@ class EpochMetrics(keras.callbacks.Callback):
         TRACKER["experiment"].log_metrics(logs or {}, step=epoch + 1, epoch=epoch + 1)
 
 
-def training_callbacks(settings, out_dir):
-    tracker, mode = start_comet(settings, out_dir)
+def training_callbacks(config, out_dir):
+    tracker, mode = start_comet(config, out_dir)
     TRACKER.update(experiment=tracker, mode=mode)
-    tracker.log_parameters(settings.to_dict())
+    tracker.log_parameters(config.to_dict())
     return [EpochMetrics()]
 
 

@@ -111,16 +111,16 @@ def explain(error, upload_bytes=None):
     return f"{advice} ({said})"
 
 
-def canonical_check(settings, images, labels):
+def canonical_check(config, images, labels):
     """Whether the task's rows are the canonical files: first 60000 = train, last 10000 = test."""
-    if settings.dataset not in datasets.CANONICAL or len(images) != 70000:
+    if config.dataset not in datasets.CANONICAL or len(images) != 70000:
         return "not a canonical data set"
     with tempfile.TemporaryDirectory() as folder:
         folder = pathlib.Path(folder)
         for split, rows in (("train", slice(0, 60000)), ("t10k", slice(60000, None))):
             datasets.write_idx(folder / f"{split}-images-idx3-ubyte", images[rows, ..., 0])
             datasets.write_idx(folder / f"{split}-labels-idx1-ubyte", labels[rows])
-        problems = datasets.check_folder(settings.dataset, folder)[1]
+        problems = datasets.check_folder(config.dataset, folder)[1]
     return "canonical: rows hash to the canonical IDX files" if not problems else "NOT canonical: " + "; ".join(problems)
 
 
@@ -131,38 +131,38 @@ def subset(task, images, labels, train, test):
                             class_names=list(task.class_labels))
 
 
-def run_experiment(settings, out_dir):
+def run_experiment(config, out_dir):
     """What the task defines: one training per fold (or the holdout split), then the OpenML run."""
     configure_openml()
     task, images, labels = load_task()
-    DETAILS.update(task_id=TASK_ID, dataset_id=task.dataset_id, data_check=canonical_check(settings, images, labels))
+    DETAILS.update(task_id=TASK_ID, dataset_id=task.dataset_id, data_check=canonical_check(config, images, labels))
     if PROTOCOL == "holdout":
         if len(images) != 70000:
             raise SystemExit("the holdout protocol needs the 70,000 rows of MNIST or Fashion-MNIST")
         DETAILS["protocol"] = "holdout (canonical 60k/10k split, not an OpenML task run)"
         dataset = subset(task, images, labels, numpy.arange(60000), numpy.arange(60000, 70000))
-        experiment.run(settings, out_dir, platform=PLATFORM, dataset=dataset, extra=DETAILS)
+        experiment.run(config, out_dir, platform=PLATFORM, dataset=dataset, extra=DETAILS)
         return
     repeats, folds, _ = task.get_split_dimensions()
     DETAILS["protocol"] = f"{folds}-fold CV"
     splits = [task.get_train_test_split_indices(fold=fold, repeat=0) for fold in range(folds)]
-    per_fold = run_folds(settings, [(out_dir / "folds" / f"fold-{fold}", subset(task, images, labels, train, test))
+    per_fold = run_folds(config, [(out_dir / "folds" / f"fold-{fold}", subset(task, images, labels, train, test))
                                     for fold, (train, test) in enumerate(splits)])
     rows = []
     for fold, (_, test) in enumerate(splits):
         rows += fold_predictions(task, fold, out_dir / "folds" / f"fold-{fold}", images, labels, test)
     summary = combine_folds(per_fold, out_dir)
-    upload(settings, task, rows, summary, out_dir)
+    upload(config, task, rows, summary, out_dir)
 
 
-def run_folds(settings, folds):
+def run_folds(config, folds):
     """The folds are independent trainings: one after another here, or with PORTABILITY_FOLD_WORKERS=N
     as tasks on a Dask LocalCluster of N workers, each fold in a fresh process with one TensorFlow
     thread (the thread count is recorded: it changes the weights)."""
     workers = int(os.environ.get("PORTABILITY_FOLD_WORKERS") or 1)
     if workers <= 1:
         DETAILS["fold_engine"] = "one after another"
-        return [experiment.run(settings, fold_dir, platform=PLATFORM, extra=DETAILS, dataset=dataset)
+        return [experiment.run(config, fold_dir, platform=PLATFORM, extra=DETAILS, dataset=dataset)
                 for fold_dir, dataset in folds]
     from dask.distributed import Client, LocalCluster
 
@@ -172,7 +172,7 @@ def run_folds(settings, folds):
         fold_dir.mkdir(parents=True, exist_ok=True)
         numpy.savez(fold_dir / "fold.npz", x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test,
                     y_test=dataset.y_test)
-        core_results.write_json(fold_dir / "fold.json", {"settings": settings.to_dict(), "details": DETAILS,
+        core_results.write_json(fold_dir / "fold.json", {"config": config.to_dict(), "details": DETAILS,
                                                         "name": dataset.name, "source": dataset.source,
                                                         "class_names": dataset.class_names})
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
@@ -197,7 +197,7 @@ def fold_process(fold_dir):
 
 
 def train_saved_fold(fold_dir):
-    from core import config
+    from core import config as configuration
 
     fold_dir = pathlib.Path(fold_dir)
     saved = core_results.read_json(fold_dir / "fold.json")
@@ -205,7 +205,7 @@ def train_saved_fold(fold_dir):
         dataset = datasets.Dataset(name=saved["name"], x_train=arrays["x_train"], y_train=arrays["y_train"],
                                    x_test=arrays["x_test"], y_test=arrays["y_test"], source=saved["source"], files={},
                                    canonical=False, num_classes=len(saved["class_names"]), class_names=saved["class_names"])
-    experiment.run(config.config_from_dict(saved["settings"]), fold_dir, platform=PLATFORM, extra=saved["details"],
+    experiment.run(configuration.config_from_dict(saved["config"]), fold_dir, platform=PLATFORM, extra=saved["details"],
                    dataset=dataset)
 
 
@@ -241,14 +241,14 @@ def combine_folds(per_fold, out_dir):
     return summary
 
 
-def flow_description(settings):
+def flow_description(config):
     """The Keras model and its hyperparameters as an OpenML flow (published once, then reused)."""
     import keras
 
-    parameters = {k: json.dumps(v) for k, v in settings.to_dict().items() if k not in ("dataset", "preset")}
+    parameters = {k: json.dumps(v) for k, v in config.to_dict().items() if k not in ("dataset", "preset")}
     return dict(
-        name=f"portability.keras.{settings.model}",
-        description=f"Keras CNN '{settings.model}' of the portability suite, trained with {settings.optimizer}.",
+        name=f"portability.keras.{config.model}",
+        description=f"Keras CNN '{config.model}' of the portability suite, trained with {config.optimizer}.",
         parameters=parameters,
         parameters_meta_info={k: {"description": k.replace("_", " "), "data_type": declared_type(k)} for k in parameters},
         # flow==2: data types as declared (version 0.1.0's flows took them from the values: NoneType)
@@ -260,15 +260,15 @@ def flow_description(settings):
 def declared_type(name):
     """A setting's type as the config declares it ("int | None"), never the type of this run's value:
     the flow is reused across runs, and OpenML refuses a flow whose parameter types changed."""
-    from core import config
+    from core import config as configuration
 
-    kind = config.FIELDS[name].type
+    kind = configuration.FIELDS[name].type
     return kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
 
 
-def upload(settings, task, rows, summary, out_dir):
+def upload(config, task, rows, summary, out_dir):
     """The built-in experiment's flow and run: see publish."""
-    publish(flow_description(settings), task, rows, summary, out_dir, settings.preset or "custom")
+    publish(flow_description(config), task, rows, summary, out_dir, config.preset or "custom")
 
 
 def publish(description, task, rows, summary, out_dir, tag):

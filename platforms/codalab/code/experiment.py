@@ -11,7 +11,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from core import config, experiment, redact  # noqa: E402
+from core import config as configuration, experiment, redact  # noqa: E402
 import shim  # noqa: E402
 
 
@@ -20,7 +20,7 @@ def prepare_config(values):
     return values
 
 
-def data_folder(settings):
+def data_folder(config):
     """The folder of the built-in data set's files; None lets the core find and verify them."""
     return None
 
@@ -31,7 +31,7 @@ def output_folder():
     return pathlib.Path(given) if given else pathlib.Path.cwd() / "output"
 
 
-def training_callbacks(settings, out_dir):
+def training_callbacks(config, out_dir):
     """Extra Keras callbacks, e.g. a tracker's."""
     return []
 
@@ -41,10 +41,10 @@ def run_details():
     return {}
 
 
-def run_experiment(settings, out_dir):
+def run_experiment(config, out_dir):
     """One training and evaluation; a shim may run the platform's own protocol instead."""
-    experiment.run(settings, out_dir, platform=shim.PLATFORM, data_dir=hook("data_folder")(settings),
-                   callbacks=hook("training_callbacks")(settings, out_dir), extra=hook("run_details")())
+    experiment.run(config, out_dir, platform=shim.PLATFORM, data_dir=hook("data_folder")(config),
+                   callbacks=hook("training_callbacks")(config, out_dir), extra=hook("run_details")())
 
 
 def export_results(out_dir):
@@ -84,9 +84,9 @@ def main():
         from core import script_entry
 
         return script_entry.main(values["own_experiment"], shim, HERE, hook)
-    settings = config.config_from_dict(hook("prepare_config")(values))
+    config = configuration.config_from_dict(hook("prepare_config")(values))
     out_dir = hook("output_folder")()
-    hook("run_experiment")(settings, out_dir)
+    hook("run_experiment")(config, out_dir)
     hook("export_results")(out_dir)
 
 

@@ -41,7 +41,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from core import config, experiment, redact  # noqa: E402
+from core import config as configuration, experiment, redact  # noqa: E402
 import shim  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def prepare_config(values):
     return values
 
 
-def data_folder(settings):
+def data_folder(config):
     """The folder of the built-in data set's files; None lets the core find and verify them."""
     return None
 
@@ -61,7 +61,7 @@ def output_folder():
     return pathlib.Path(given) if given else pathlib.Path.cwd() / "output"
 
 
-def training_callbacks(settings, out_dir):
+def training_callbacks(config, out_dir):
     """Extra Keras callbacks, e.g. a tracker's."""
     return []
 
@@ -71,10 +71,10 @@ def run_details():
     return {}
 
 
-def run_experiment(settings, out_dir):
+def run_experiment(config, out_dir):
     """One training and evaluation; a shim may run the platform's own protocol instead."""
-    experiment.run(settings, out_dir, platform=shim.PLATFORM, data_dir=hook("data_folder")(settings),
-                   callbacks=hook("training_callbacks")(settings, out_dir), extra=hook("run_details")())
+    experiment.run(config, out_dir, platform=shim.PLATFORM, data_dir=hook("data_folder")(config),
+                   callbacks=hook("training_callbacks")(config, out_dir), extra=hook("run_details")())
 
 
 def export_results(out_dir):
@@ -114,9 +114,9 @@ def main():
         from core import script_entry
 
         return script_entry.main(values["own_experiment"], shim, HERE, hook)
-    settings = config.config_from_dict(hook("prepare_config")(values))
+    config = configuration.config_from_dict(hook("prepare_config")(values))
     out_dir = hook("output_folder")()
-    hook("run_experiment")(settings, out_dir)
+    hook("run_experiment")(config, out_dir)
     hook("export_results")(out_dir)
 
 
@@ -135,7 +135,7 @@ import pathlib
 
 import numpy
 
-from core import config, datasets, userdata
+from core import config as configuration, datasets, userdata
 from core.errors import DataError
 
 PLATFORM = "beat"
@@ -147,8 +147,8 @@ def prepare_config(values):
     """The experiment declaration's block parameters win over the bundled config.json; a user's data
     set is the database's samples, saved as a .npz under its own name for the core's loader."""
     plain = {key: value.item() if hasattr(value, "item") else value  # BEAT hands numpy scalars
-             for key, value in BLOCK.get("parameters", {}).items() if key in config.FIELDS}
-    given = {key: None if value == UNSET and config.FIELDS[key].default is None else value for key, value in plain.items()}
+             for key, value in BLOCK.get("parameters", {}).items() if key in configuration.FIELDS}
+    given = {key: None if value == UNSET and configuration.FIELDS[key].default is None else value for key, value in plain.items()}
     values = {**values, **given}
     if values["dataset"] not in datasets.CANONICAL:
         files = json.loads(BLOCK["train"].files)
@@ -160,29 +160,29 @@ def prepare_config(values):
     return values
 
 
-def samples_dataset(settings):
+def samples_dataset(config):
     """The database's train and test samples as the core's Dataset: the built-in ones checked against
     the canonical SHA-256 of each file the view read, a user's read by the core's own loader."""
     train, test = BLOCK["train"], BLOCK["test"]
     files = json.loads(train.files)
     source = f"beat:database {BLOCK.get('database')}"
-    if settings.dataset not in datasets.CANONICAL:
-        dataset = userdata.load(settings.dataset, test_split=settings.test_split, seed=settings.seed)
+    if config.dataset not in datasets.CANONICAL:
+        dataset = userdata.load(config.dataset, test_split=config.test_split, seed=config.seed)
         dataset.files, dataset.source = {files["name"]: files[files["name"]]}, source
         return dataset
-    if files != datasets.CANONICAL[settings.dataset]:
-        raise DataError(f"the BEAT database's files are not the canonical {settings.dataset} files "
+    if files != datasets.CANONICAL[config.dataset]:
+        raise DataError(f"the BEAT database's files are not the canonical {config.dataset} files "
                         f"({sorted(files)}): point the database at a folder from `portability data fetch`")
-    return datasets.Dataset(name=settings.dataset, x_train=train.images, y_train=train.labels.astype("int64"),
+    return datasets.Dataset(name=config.dataset, x_train=train.images, y_train=train.labels.astype("int64"),
                             x_test=test.images, y_test=test.labels.astype("int64"), source=source, files=files,
                             canonical=True, num_classes=10)
 
 
-def run_experiment(settings, out_dir):
+def run_experiment(config, out_dir):
     """One training and evaluation on the database's samples."""
     from core import experiment
 
-    experiment.run(settings, out_dir, platform=PLATFORM, dataset=samples_dataset(settings),
+    experiment.run(config, out_dir, platform=PLATFORM, dataset=samples_dataset(config),
                    extra={"database": BLOCK.get("database"), "block": "training"})
 
 
