@@ -1,8 +1,12 @@
-"""Benchmark: an 8-cell sweep (the 1-layer model, 1 epoch of MNIST, seeds 1-8) run one cell after
-another, as a loop of `portability run` with TensorFlow's default threads, against `portability sweep`
-on an embedded Dask LocalCluster (cores / threads workers, `--threads` TensorFlow threads per cell).
-Prints wall time, cells per hour and the speedup, and checks both produced 8 complete runs. Each side
-uses its own empty run store, so nothing is skipped.
+"""Benchmark: an 8-cell sweep (the 1-layer model, 1 epoch of MNIST, seeds 1-8) three ways:
+one cell after another (a loop of `portability run`, TensorFlow's default threads), `portability run
+--seeds` on a Dask LocalCluster with a fresh Python process per cell (`--fresh-processes`), and the
+same on warm Dask workers (the default: TensorFlow and the data loaded once per worker).
+
+Prints, for each: wall seconds, cells per hour, the speedup over one after another, and the training
+efficiency: the cells' summed training CPU seconds / (wall seconds x cores), the share of the machine
+that went into training. Also the machine (CPU model and vector flags) and whether the warm workers gave
+each seed the fresh processes' weights. Each side uses its own empty run store.
 
 usage: python benchmarks/bench_sweep.py [--cells 8] [--threads 1] [--model 1-layer]
 """
@@ -11,6 +15,7 @@ import argparse
 import json
 import os
 import pathlib
+import platform
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,34 @@ def complete_runs(store):
     return [r for r in runs if r.get("artifacts", {}).get("status") == "saved"]
 
 
+def machine():
+    """The CPU model and the vector extensions TensorFlow's kernels use: the figures depend on them."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("", platform.machine(), "x86_64"):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    vector = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+    return f"{model}; {os.cpu_count()} cores; {' '.join(vector) or 'no AVX flags read'}"
+
+
+def measure(label, store, cells, command):
+    started = time.perf_counter()
+    command()
+    wall = time.perf_counter() - started
+    runs = complete_runs(store)
+    if len(runs) != cells:
+        sys.exit(f"{label}: expected {cells} complete runs, got {len(runs)}")
+    training_cpu = sum(r["cpu_seconds"]["training"] for r in runs)
+    return {"label": label, "wall": wall, "cells_per_hour": cells / wall * 3600,
+            "efficiency": training_cpu / (wall * (os.cpu_count() or 1)),
+            "weights": {r["config"]["seed"]: r["weights_sha256"] for r in runs}}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=8)
@@ -39,26 +72,28 @@ def main():
     parser.add_argument("--model", default="1-layer")
     args = parser.parse_args()
     config = ["--preset", "mnist-reference", "--model", args.model]
-    with tempfile.TemporaryDirectory() as sequential, tempfile.TemporaryDirectory() as parallel:
-        started = time.perf_counter()
-        for seed in range(1, args.cells + 1):
-            portability("run", *config, "--seed", seed, "--quiet", store=sequential)
-        one_by_one = time.perf_counter() - started
-        started = time.perf_counter()
-        portability("run", *config, "--seeds", f"1-{args.cells}", "--threads", args.threads, store=parallel)
-        on_dask = time.perf_counter() - started
-        counts = len(complete_runs(sequential)), len(complete_runs(parallel))
-        accuracies = [sorted(round(r["test"]["accuracy"], 4) for r in complete_runs(s)) for s in (sequential, parallel)]
-    if counts != (args.cells, args.cells):
-        sys.exit(f"expected {args.cells} complete runs on each side, got {counts}")
+    seeds = ["--seeds", f"1-{args.cells}", "--threads", args.threads]
     workers = max(1, (os.cpu_count() or 1) // args.threads)
-    print(f"{args.cells} cells: {args.model} model, 1 epoch of MNIST, seeds 1-{args.cells}; {os.cpu_count()} cores")
-    print(f"one after another (default threads): {one_by_one:7.1f} s  {args.cells / one_by_one * 3600:6.0f} cells/hour")
-    print(f"Dask, {workers} workers x {args.threads} thread(s): {on_dask:7.1f} s  {args.cells / on_dask * 3600:6.0f} cells/hour")
-    print(f"speedup: {one_by_one / on_dask:.2f}x")
-    print(f"test accuracies, one after another: {accuracies[0]}")
-    print(f"test accuracies, Dask:              {accuracies[1]}  (other thread count: other weights)")
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as fresh, \
+            tempfile.TemporaryDirectory() as warm:
+        figures = [
+            measure("one after another (default threads)", one, args.cells, lambda: [
+                portability("run", *config, "--seed", seed, "--quiet", store=one) for seed in range(1, args.cells + 1)]),
+            measure(f"Dask, {workers} x {args.threads} thread(s), fresh processes", fresh, args.cells,
+                    lambda: portability("run", *config, *seeds, "--fresh-processes", store=fresh)),
+            measure(f"Dask, {workers} x {args.threads} thread(s), warm workers", warm, args.cells,
+                    lambda: portability("run", *config, *seeds, store=warm)),
+        ]
+    print(f"{args.cells} cells: {args.model} model, 1 epoch of MNIST, seeds 1-{args.cells}")
+    print(f"machine: {machine()}")
+    base = figures[0]["wall"]
+    for f in figures:
+        print(f"{f['label']:<45} {f['wall']:7.1f} s {f['cells_per_hour']:7.0f} cells/hour "
+              f"{base / f['wall']:5.2f}x  training efficiency {f['efficiency']:4.0%}")
+    same = figures[1]["weights"] == figures[2]["weights"]
+    print(f"warm workers give each seed the fresh processes' weights: {'yes' if same else 'NO'}")
+    return 0 if same else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

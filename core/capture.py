@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from core import environment, experiment, keras_import, throughput
+from core import environment, experiment, keras_import, seeding, throughput
 
 SEED_CALLS = (("keras.utils", "set_random_seed"), ("tensorflow.random", "set_seed"), ("numpy.random", "seed"),
               ("random", "seed"))
@@ -45,7 +45,7 @@ def install(seed=42, data_dir=None, allow_network=True, log=print):
     threads = experiment.intra_op_threads()
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-    keras.utils.set_random_seed(seed)
+    seeding.seed_everything(keras, seed)  # its own Python stream in a worker thread
     tf.config.experimental.enable_op_determinism()
     recorder = Recorder(keras, tf, seed, data_dir, allow_network, log)
     recorder.patch_all()
@@ -243,7 +243,8 @@ def describe(recorder):
     """The record: everything captured, JSON-ready, with the environment of the process that trained."""
     tf, keras, model = recorder.tf, recorder.keras, recorder.model
     gpus = throughput.gpu_names(tf)
-    record = {"seeds": {"harness": recorder.seed, "script": recorder.seed_calls, "deterministic_ops": True},
+    record = {"seeds": {"harness": recorder.seed, "script": recorder.seed_calls, "deterministic_ops": True,
+                        "process": seeding.current()},
               "datasets": recorder.datasets, "fits": recorder.fits, "history": recorder.history.rows,
               "evaluations": recorder.evaluations, "first_fit": recorder.first_fit,
               "environment": environment.describe("local", gpus, tf.__version__, keras.__version__),

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from core import environment, keras_import, results as results_file, throughput
+from core import environment, keras_import, results as results_file, seeding, throughput
 from core.callbacks import EpochLog, stop_at_a_step  # noqa: F401 (EpochLog: part of this module's interface)
 from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
@@ -153,7 +153,7 @@ def setup(config):
     threads = intra_op_threads()
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)  # changes the weights: recorded
-    keras.utils.set_random_seed(config.seed)
+    seeding.seed_everything(keras, config.seed)  # its own Python stream in a worker thread
     tf.config.experimental.enable_op_determinism()
     return keras, tf
 
@@ -252,7 +252,7 @@ def record(config, out_dir, model, data, history, test, timings, platform, versi
         "test": {"loss": float(test[0]), "accuracy": float(test[1])},
         "target": {"accuracy": target, "verdict": "pass" if test[1] >= target else "fail"},
         "timings": timings, "environment": environment.describe(platform["name"], gpus, tf.__version__, keras.__version__),
-        "weights_sha256": weights_sha256(model), "artifacts": {"status": "saving"},
+        "weights_sha256": weights_sha256(model), "artifacts": {"status": "saving"}, "process": seeding.current(),
         "throughput": dict(throughput.describe(model, history, len(data.x_train), tf, gpus), steps_per_execution=STEPS_PER_EXECUTION),
     }
     if config.model_sha256:  # a user's model function: what ran, for the report and the code diff

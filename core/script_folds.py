@@ -40,9 +40,9 @@ def train_fold(first_fit, seed, train, test, classes):
     probabilities on `test` and the weights' hash."""
     import keras
 
-    from core import experiment
+    from core import experiment, seeding
 
-    keras.utils.set_random_seed(seed)
+    seeding.seed_everything(keras, seed)
     model, fit_arguments = capture.rebuild(first_fit)
     fit_arguments.pop("validation_split", None)  # the fold's test rows are the evaluation
     x, y = inputs_like(first_fit, *train, classes)

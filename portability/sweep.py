@@ -66,18 +66,19 @@ def platform_adapters(grid):
     return {name: made.get(name) or adapters.get(name) for name in grid.platforms}
 
 
-def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.stderr):
-    """Run every cell that has no complete run yet; returns (the manifest's data, the sweep's folder)."""
+def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.stderr, fresh=False):
+    """Run every cell that has no complete run yet; returns (the manifest's data, the sweep's folder).
+    `fresh`: every local cell in a fresh Python process, not in the warm Dask worker."""
     by_platform = platform_adapters(grid)
     folder = folder_for(grid, grid.cells(threads))
     with locked(folder):
         try:
-            return _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder)
+            return _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder, fresh)
         finally:
             remove_stale_scratch()  # what the cells' killed processes left in the temp folder
 
 
-def _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder):
+def _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder, fresh):
     remove_stale_scratch()
     cells, done = plan(grid, threads)
     workers = workers or max(1, (os.cpu_count() or 1) // max(1, threads))
@@ -98,7 +99,7 @@ def _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform,
             print(describe_engine(client, scheduler, threads), file=stream, flush=True)
         if client is not None and scheduler:
             progress.parallel = max(1, len(client.scheduler_info().get("workers", {})))
-        _execute(client, here, there, manifest, progress, timeout, by_platform)
+        _execute(client, here, there, manifest, progress, timeout, by_platform, fresh)
     return manifest.data, manifest.folder
 
 
@@ -109,13 +110,13 @@ def _before_push(cells, by_platform):
             adapter.before_push(store.all_runs(platform), log=lambda *_: None)
 
 
-def _execute(client, here, there, manifest, progress, timeout, by_platform):
+def _execute(client, here, there, manifest, progress, timeout, by_platform, fresh=False):
     """Submit everything, then record each cell as it ends; the live line refreshes once a second."""
     finished = queue.Queue()
     pending = {}
     name = manifest.data["name"]
     for cell in here:
-        future = client.submit(run_cell, cell.platform, cell.config, cell.threads, key=f"cell-{cell.id}-{time.time_ns()}",
+        future = client.submit(run_cell, cell.platform, cell.config, cell.threads, not fresh, key=f"cell-{cell.id}-{time.time_ns()}",
                                pure=False)
         pending[future.key] = cell
         future.add_done_callback(lambda f, c=cell: finished.put((c, f)))

@@ -17,7 +17,7 @@ import threading
 
 import core.config
 from core.errors import UserError
-from portability import own_sweep, runs, store
+from portability import own_sweep, runs, store, warm_cells
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SWEEPS = "_sweeps"  # beside the platforms' folders in the run store; no platform name starts with "_"
@@ -38,26 +38,38 @@ def cell_runs():
     return index
 
 
-def run_cell(platform, config, threads):
-    """On a Dask worker: one cell through the command line, in a scratch run store; returns the run
-    folder's files, so the worker needs the project and the data cache, not this machine's disk."""
+def run_cell(platform, config, threads, warm=True):
+    """On a Dask worker: one cell in a scratch run store; returns the run folder's files, so the worker
+    needs the project and the data cache, not this machine's disk. A local cell of the built-in
+    experiment trains in this warm worker (portability/warm_cells.py) unless `warm` is off or the
+    worker's TensorFlow runs another thread count; anything else runs the command line in a fresh process."""
     remove_stale_scratch()
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
         scratch = pathlib.Path(scratch)
-        (scratch / "config.json").write_text(json.dumps(config))
-        environment = dict(os.environ, PORTABILITY_RUNS_DIR=str(scratch / "runs"), PYTHONUNBUFFERED="1")
-        if threads:
-            environment["PORTABILITY_THREADS"] = str(threads)
-        action = ["run", "--quiet"] if platform == "local" else ["push", platform, "--wait", "--force"]
-        done = subprocess.run([sys.executable, "-m", "portability.cli", *action, "--config", str(scratch / "config.json")],
-                              env=environment, cwd=ROOT, capture_output=True, text=True, preexec_fn=_die_with_parent)
+        if warm and platform == "local" and not own_sweep.is_script(config) and warm_cells.can_train_here(threads):
+            code, output, _ = warm_cells.run_local_cell(config, threads, scratch)
+            process = "warm worker"
+        else:
+            code, output = _fresh_process(platform, config, threads, scratch)
+            process = "fresh process"
         folders = sorted(path for path in (scratch / "runs").glob("*/*") if path.is_dir())
         files = {}
         if folders:
             files = {str(path.relative_to(folders[0])): path.read_bytes()
                      for path in folders[0].rglob("*") if path.is_file()}
-        return {"exit_code": done.returncode, "output": (done.stdout + done.stderr)[-3000:], "files": files,
+        return {"exit_code": code, "output": output[-3000:], "files": files, "process": process,
                 "run_id": folders[0].name if folders else None, "worker": _worker_name()}
+
+
+def _fresh_process(platform, config, threads, scratch):
+    (scratch / "config.json").write_text(json.dumps(config))
+    environment = dict(os.environ, PORTABILITY_RUNS_DIR=str(scratch / "runs"), PYTHONUNBUFFERED="1")
+    if threads:
+        environment["PORTABILITY_THREADS"] = str(threads)
+    action = ["run", "--quiet"] if platform == "local" else ["push", platform, "--wait", "--force"]
+    done = subprocess.run([sys.executable, "-m", "portability.cli", *action, "--config", str(scratch / "config.json")],
+                          env=environment, cwd=ROOT, capture_output=True, text=True, preexec_fn=_die_with_parent)
+    return done.returncode, done.stdout + done.stderr
 
 
 def remove_stale_scratch(folder=None):
@@ -107,7 +119,7 @@ def store_cell_run(result, cell, sweep_name):
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_bytes(data)
         handle = store.read_handle(staging)
-        handle.details.update(sweep=sweep_name, sweep_cell=cell.id, worker=result["worker"])
+        handle.details.update(sweep=sweep_name, sweep_cell=cell.id, worker=result["worker"], process=result.get("process"))
         final = store.new_run_dir(cell.platform, result["run_id"])
         handle.run_id = final.name
         store.write_handle(staging, handle)

@@ -157,7 +157,7 @@ def run_experiment(config, out_dir):
 
 def run_folds(config, folds):
     """The folds are independent trainings: one after another here, or with PORTABILITY_FOLD_WORKERS=N
-    as tasks on a Dask LocalCluster of N workers, each fold in a fresh process with one TensorFlow
+    as tasks on a Dask LocalCluster of N warm workers, each fold seeded as in a fresh process, one TensorFlow
     thread (the thread count is recorded: it changes the weights)."""
     workers = int(os.environ.get("PORTABILITY_FOLD_WORKERS") or 1)
     if workers <= 1:
@@ -186,14 +186,18 @@ def run_folds(config, folds):
 
 
 def fold_process(fold_dir):
-    """On a Dask worker: one fold in a fresh Python (this bundle's), as the sequential run trains it."""
-    import subprocess
-    import sys
+    """On a Dask worker: one fold in this warm worker (TensorFlow imported once per worker), seeded as a
+    fresh process is (core/seeding.py: the same weights, tested); its output goes to the fold's log."""
+    import contextlib
 
-    here = pathlib.Path(__file__).resolve().parent
-    code = f"import sys; sys.path.insert(0, {str(here)!r}); import shim; shim.train_saved_fold({fold_dir!r})"
-    with open(pathlib.Path(fold_dir) / "fold-log.txt", "w") as log:
-        return subprocess.run([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT).returncode
+    with open(pathlib.Path(fold_dir) / "fold-log.txt", "w") as log, contextlib.redirect_stdout(log), \
+            contextlib.redirect_stderr(log):
+        try:
+            train_saved_fold(fold_dir)
+        except BaseException as error:  # the fold fails, the worker stays for the next
+            print(f"fold failed: {type(error).__name__}: {error}")
+            return 1
+    return 0
 
 
 def train_saved_fold(fold_dir):

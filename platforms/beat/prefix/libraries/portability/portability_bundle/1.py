@@ -308,7 +308,7 @@ import time
 
 import numpy as np
 
-from core import environment, experiment, keras_import, throughput
+from core import environment, experiment, keras_import, seeding, throughput
 
 SEED_CALLS = (("keras.utils", "set_random_seed"), ("tensorflow.random", "set_seed"), ("numpy.random", "seed"),
               ("random", "seed"))
@@ -328,7 +328,7 @@ def install(seed=42, data_dir=None, allow_network=True, log=print):
     threads = experiment.intra_op_threads()
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-    keras.utils.set_random_seed(seed)
+    seeding.seed_everything(keras, seed)  # its own Python stream in a worker thread
     tf.config.experimental.enable_op_determinism()
     recorder = Recorder(keras, tf, seed, data_dir, allow_network, log)
     recorder.patch_all()
@@ -526,7 +526,8 @@ def describe(recorder):
     """The record: everything captured, JSON-ready, with the environment of the process that trained."""
     tf, keras, model = recorder.tf, recorder.keras, recorder.model
     gpus = throughput.gpu_names(tf)
-    record = {"seeds": {"harness": recorder.seed, "script": recorder.seed_calls, "deterministic_ops": True},
+    record = {"seeds": {"harness": recorder.seed, "script": recorder.seed_calls, "deterministic_ops": True,
+                        "process": seeding.current()},
               "datasets": recorder.datasets, "fits": recorder.fits, "history": recorder.history.rows,
               "evaluations": recorder.evaluations, "first_fit": recorder.first_fit,
               "environment": environment.describe("local", gpus, tf.__version__, keras.__version__),
@@ -1305,7 +1306,7 @@ import time
 
 import numpy as np
 
-from core import environment, keras_import, results as results_file, throughput
+from core import environment, keras_import, results as results_file, seeding, throughput
 from core.callbacks import EpochLog, stop_at_a_step  # noqa: F401 (EpochLog: part of this module's interface)
 from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
@@ -1442,7 +1443,7 @@ def setup(config):
     threads = intra_op_threads()
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)  # changes the weights: recorded
-    keras.utils.set_random_seed(config.seed)
+    seeding.seed_everything(keras, config.seed)  # its own Python stream in a worker thread
     tf.config.experimental.enable_op_determinism()
     return keras, tf
 
@@ -1541,7 +1542,7 @@ def record(config, out_dir, model, data, history, test, timings, platform, versi
         "test": {"loss": float(test[0]), "accuracy": float(test[1])},
         "target": {"accuracy": target, "verdict": "pass" if test[1] >= target else "fail"},
         "timings": timings, "environment": environment.describe(platform["name"], gpus, tf.__version__, keras.__version__),
-        "weights_sha256": weights_sha256(model), "artifacts": {"status": "saving"},
+        "weights_sha256": weights_sha256(model), "artifacts": {"status": "saving"}, "process": seeding.current(),
         "throughput": dict(throughput.describe(model, history, len(data.x_train), tf, gpus), steps_per_execution=STEPS_PER_EXECUTION),
     }
     if config.model_sha256:  # a user's model function: what ran, for the report and the code diff
@@ -2487,9 +2488,9 @@ def train_fold(first_fit, seed, train, test, classes):
     probabilities on `test` and the weights' hash."""
     import keras
 
-    from core import experiment
+    from core import experiment, seeding
 
-    keras.utils.set_random_seed(seed)
+    seeding.seed_everything(keras, seed)
     model, fit_arguments = capture.rebuild(first_fit)
     fit_arguments.pop("validation_split", None)  # the fold's test rows are the evaluation
     x, y = inputs_like(first_fit, *train, classes)
@@ -2538,6 +2539,78 @@ def summary(results, task_id, folds, labels):
     target = results["target"]["accuracy"]
     results["target"]["verdict"] = "pass" if results["test"]["accuracy"] >= target else "fail"
     return results
+'''
+
+BUNDLE['core/seeding.py'] = r'''"""Seeds that hold in a long-lived process: the same config gives the same weights in a fresh Python,
+a notebook kernel's tenth rerun or a Dask worker's hundredth task.
+
+What broke it (docs/experiment.md, "Same weights in a long-lived process"): Keras draws the seed of
+every initializer and dropout layer built without one from Python's global `random` module
+(`keras.src.random.seed_generator.make_default_seed`). `keras.utils.set_random_seed` seeds that module,
+but any other thread of the process draws from the same stream: on a Dask worker the event loop's
+`dask.sizeof` calls `random.sample` while the task thread builds its model, so the initial weights
+depended on the timing of the worker's own bookkeeping. Here a training thread other than the main one
+gets a `random` stream of its own (seeded by the same `random.seed` calls), so nothing outside the
+thread can move it; the main thread keeps the module's stream, exactly as in a fresh process.
+"""
+
+import random
+import threading
+
+_local = threading.local()
+_shared = random._inst  # the module's own stream: what every thread uses unless it has its own
+_installed = threading.Lock()
+_TRAININGS = {"count": 0}
+
+
+def _stream():
+    return getattr(_local, "stream", _shared)
+
+
+def _dispatcher(name):
+    def call(*args, **kwargs):
+        return getattr(_stream(), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = getattr(random.Random, name).__doc__
+    return call
+
+
+def _install():
+    """Point the `random` module's functions at the calling thread's stream (once per process)."""
+    with _installed:
+        if getattr(random, "_portability_streams", False):
+            return
+        for name in dir(random.Random):
+            if not name.startswith("_") and getattr(random, name, None) == getattr(_shared, name, None):
+                setattr(random, name, _dispatcher(name))
+        random._portability_streams = True
+
+
+def confine():
+    """Give this thread its own `random` stream when it is not the main thread; return what the run
+    records about its process (how many trainings came before it, which thread, which stream)."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main:
+        _install()
+        _local.stream = random.Random()
+    _TRAININGS["count"] += 1
+    _local.record = {"trainings_before": _TRAININGS["count"] - 1, "thread": "main" if main else "worker",
+                     "python_random": "the process's stream" if main else "a stream private to the training thread"}
+    return _local.record
+
+
+def current():
+    """What `confine()` recorded last in this thread (None before any training)."""
+    return getattr(_local, "record", None)
+
+
+def seed_everything(keras, seed):
+    """Seed Python, NumPy, TensorFlow and Keras as `keras.utils.set_random_seed` does, with the Python
+    stream confined to this thread first; return `confine()`'s record."""
+    record = confine()
+    keras.utils.set_random_seed(seed)
+    return record
 '''
 
 BUNDLE['core/throughput.py'] = r'''"""How fast a run trained: images per second per phase, the model's FLOPs per image, the achieved
