@@ -8,8 +8,10 @@ experiment) offline to a zip in the run folder, which `portability push comet` u
 import logging
 import os
 import pathlib
+import time
 
 from adapters.base import Adapter, PlatformError, State
+from adapters.handle import write_handle
 from adapters.trains_here import TrainsHere
 from core import results as results_file
 
@@ -33,13 +35,7 @@ class CometAdapter(TrainsHere, Adapter):
     helper_groups = {"start_comet": "result upload", "EpochMetrics": "result upload"}
 
     def how_it_ran(self, platform, mode):
-        if mode != "executed":
-            return None
-        if platform.get("comet_mode") == "online":
-            return "executed here, tracked on Comet"
-        if platform.get("comet_uploaded"):
-            return "executed here, Comet archive uploaded"
-        return "executed here, Comet archive saved (not uploaded)"
+        return label(platform, mode)
 
     def mode_note(self):
         return "online" if os.environ.get("COMET_API_KEY") else "offline (set COMET_API_KEY to log online)"
@@ -62,9 +58,31 @@ class CometAdapter(TrainsHere, Adapter):
         online = platform.get("comet_mode") == "online" and platform.get("comet_key")
         return {"comet_readback": read_back(platform["comet_key"])} if online else None
 
+    def learned_facts(self, handle, run_dir, platform):
+        return {"comet_uploaded": True} if handle.details.get("comet_uploaded") else {}
+
     def before_push(self, pushed, log):
         uploaded = upload_pending(pushed, log)
         return f"comet: uploaded {uploaded} offline experiment(s)" if uploaded else None
+
+
+def label(platform, mode):
+    """Where the run computed and what reached Comet: it changes only when an offline archive is uploaded."""
+    if mode != "executed":
+        return None
+    if platform.get("comet_mode") == "online" or platform.get("comet_uploaded"):
+        return "executed here, tracked on Comet"
+    return "executed here, Comet archive saved (not uploaded)"
+
+
+def record_upload(run_dir, archive, before):
+    """The upload in the run's status.json history: when the label changed, from what, to what."""
+    path = pathlib.Path(run_dir) / "status.json"
+    history = results_file.read_json(path) if path.is_file() else []
+    history.append({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "state": history[-1]["state"] if history else "completed", "label": label({"comet_uploaded": True}, "executed"),
+                    "detail": f"Comet archive {archive.name} uploaded (was: {before})"})
+    results_file.write_json(path, history)
 
 
 def read_back(key):
@@ -91,8 +109,12 @@ def upload_pending(runs, log=print):
             if upload(archive) == "already uploaded":
                 log(f"comet: Comet already has {archive.name} (uploaded before): counted as uploaded")
             results = results_file.read_json(run_dir / "results.json")
+            before = label(results["platform"], results["platform"]["obtained"])
             results["platform"]["comet_uploaded"] = True
             results_file.write_json(run_dir / "results.json", results)
+            handle.details["comet_uploaded"] = True  # a later pull rewrites results.json: learned_facts keeps it
+            write_handle(run_dir, handle)
+            record_upload(run_dir, archive, before)
             uploaded += 1
     return uploaded
 

@@ -1,4 +1,5 @@
-"""The Keras callbacks of training: one history row per epoch, and Ctrl-C that stops between steps."""
+"""The Keras callbacks of training: one history row per epoch, the training loss and accuracy after
+every step chunk, and Ctrl-C that stops between steps. None of them changes what is trained."""
 
 import contextlib
 import signal
@@ -32,6 +33,40 @@ class EpochLog:
                            seconds=round(time.perf_counter() - self.started, 3),
                            validation_seconds=round(self.validating, 3))
                 outer.rows.append(row)
+
+        self.callback = Callback()
+
+
+class History(list):
+    """The epoch rows (a list, as results.json holds them), with the step-chunk rows as `.steps`."""
+
+    steps = ()
+
+
+class StepLog:
+    """One row per step chunk (`steps_per_execution` steps, the most often Keras calls back): the global
+    step, the epoch and how far into it, and Keras' running means of loss and accuracy since the epoch
+    began. It only reads the logs Keras hands over: the weights are the same with or without it."""
+
+    def __init__(self, keras, epochs):
+        self.rows = []
+        outer, self.epoch = self, 0
+        self.done = 0  # steps of the epochs already finished
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                outer.epoch += 1
+
+            def on_train_batch_end(self, batch, logs=None):
+                steps = (self.params or {}).get("steps") or 0
+                seen = min(batch + 1, steps) if steps else batch + 1  # Keras counts a last short chunk as full
+                row = {k: round(float(v), 6) for k, v in (logs or {}).items() if k in ("loss", "accuracy")}
+                row.update(step=outer.done + seen, epoch=outer.epoch, phase=epochs.phase,
+                           epoch_fraction=round(seen / steps, 6) if steps else None)
+                outer.rows.append(row)
+
+            def on_epoch_end(self, epoch, logs=None):
+                outer.done = outer.rows[-1]["step"] if outer.rows else outer.done
 
         self.callback = Callback()
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from core import environment, keras_import, results as results_file, seeding, throughput
-from core.callbacks import EpochLog, stop_at_a_step  # noqa: F401 (EpochLog: part of this module's interface)
+from core.callbacks import EpochLog, History, StepLog, stop_at_a_step  # noqa: F401 (EpochLog: part of this module's interface)
 from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
 
@@ -213,7 +213,8 @@ def build_model(keras, config, data, optimizer, log):
 
 def train(keras, tf, model, config, data, callbacks, verbose):
     """The schedule: `epochs`, then `fine_tune_epochs` at a tenth of the learning rate, then
-    `augmentation_epochs` on augmented data. Returns one history row per epoch."""
+    `augmentation_epochs` on augmented data. Returns one history row per epoch, and the training
+    loss and accuracy of every step chunk as the rows' `.steps`."""
     with stop_at_a_step(keras) as stop:
         return _schedule(keras, tf, model, config, data, [*callbacks, *(stop[:1] if stop else ())], verbose,
                          stop[1] if stop else threading.Event())
@@ -221,8 +222,9 @@ def train(keras, tf, model, config, data, callbacks, verbose):
 
 def _schedule(keras, tf, model, config, data, callbacks, verbose, stopped):
     history = EpochLog(keras)
+    steps = StepLog(keras, history)
     fit = dict(batch_size=config.batch_size, validation_data=data.validation, verbose=verbose,
-               callbacks=[history.callback, *callbacks])
+               callbacks=[history.callback, steps.callback, *callbacks])
     if config.epochs:
         model.fit(data.x_train, data.y_train, epochs=config.epochs, **fit)
     if config.fine_tune_epochs and not stopped.is_set():
@@ -237,7 +239,9 @@ def _schedule(keras, tf, model, config, data, callbacks, verbose, stopped):
                   .map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
         fit.pop("batch_size")
         model.fit(stream, epochs=config.augmentation_epochs, shuffle=False, **fit)  # the stream is shuffled
-    return history.rows
+    rows = History(history.rows)
+    rows.steps = steps.rows
+    return rows
 
 
 def record(config, out_dir, model, data, history, test, timings, platform, versions):
@@ -248,7 +252,8 @@ def record(config, out_dir, model, data, history, test, timings, platform, versi
     results = {
         "schema_version": results_file.SCHEMA_VERSION, "run_id": out_dir.name, "platform": platform,
         "config": config.to_dict(), "dataset": data.dataset.describe(),
-        "model": {"name": config.model, "params": int(model.count_params())}, "history": history,
+        "model": {"name": config.model, "params": int(model.count_params())}, "history": list(history),
+        "history_steps": list(getattr(history, "steps", ())),
         "test": {"loss": float(test[0]), "accuracy": float(test[1])},
         "target": {"accuracy": target, "verdict": "pass" if test[1] >= target else "fail"},
         "timings": timings, "environment": environment.describe(platform["name"], gpus, tf.__version__, keras.__version__),

@@ -5,7 +5,7 @@ import base64
 import functools
 import pathlib
 
-from report import answer, codediff, collect, plots, sweeps
+from report import answer, codediff, collect, diffview, plots, sweeps
 
 LEGEND = ("*executed*: ran on the platform; *emulated*: ran here in an emulation of the platform's runtime; "
           "*adapter tested against*: what this project's tests ran the adapter against (how sure the row is); "
@@ -35,15 +35,15 @@ def build(runs_root, manifests, out_dir, platforms_dir=codediff.PLATFORMS_DIR, p
     out_dir = pathlib.Path(out_dir)
     data = model(pathlib.Path(runs_root), manifests, platforms_dir)
     data["problems"] += list(problems)
-    images = plots.plots(data["rows"])
+    figures = plots.plots(data["rows"], data["sweeps"])
     for section in data["sweeps"]:
         section["plots"] = plots.sweep_plots(section)
-        images.update(section["plots"])
+        figures.update(section["plots"])
     (out_dir / "plots").mkdir(parents=True, exist_ok=True)
-    for name, png in images.items():
-        (out_dir / "plots" / f"{name}.png").write_bytes(png)
-    data["plots"] = {name: {"file": f"plots/{name}.png", "base64": base64.b64encode(png).decode()}
-                     for name, png in images.items()}
+    for name, drawn in figures.items():
+        (out_dir / "plots" / f"{name}.png").write_bytes(drawn["png"])
+    data["plots"] = {name: {"file": f"plots/{name}.png", "base64": base64.b64encode(drawn["png"]).decode(),
+                            "caption": drawn["caption"]} for name, drawn in figures.items()}
     for section in data["sweeps"]:
         section["plots"] = {name: data["plots"].pop(name) for name in section["plots"]}
     (out_dir / "report.md").write_text(_template("report.md.j2").render(**data))
@@ -59,7 +59,9 @@ def model(runs_root, manifests, platforms_dir):
              if row["platform"] != "local" and codediff.generated(row["platform"], platforms_dir)
              and codediff.generated("local", platforms_dir)]
     for diff in diffs:
-        diff["html"] = codediff.html_side_by_side(diff)
+        diff["html"] = diffview.html_view(diff, codediff.GROUPS, codediff.WHY)
+        diff["markdown"] = diffview.markdown_view(diff, codediff.GROUPS, codediff.WHY)
+        diff["unchanged"] = codediff.unchanged_files(diff)
     sections = [dict(section, cells_text=sweeps.table(section)) for section in sweeps.sections(manifests, runs_root)]
     problems += [f"{section['name']} (sweep): {problem}" for section in sections for problem in section["problems"]]
     problems += [f"{folder.name} (sweep): manifest.json {sweeps.manifest_problem(manifest)}: left out; "
@@ -68,7 +70,7 @@ def model(runs_root, manifests, platforms_dir):
             "cells": [table_cells(row) for row in rows], "row_classes": [_row_class(row) for row in rows],
             "cv_note": CV_NOTE if any(r["results"] and "CV" in r["protocol"] for r in rows) else None,
             "local": local, "problems": problems, "reproducibility": collect.reproducibility(found),
-            "drift": collect.drift(rows, local), "diffs": diffs, "groups": codediff.GROUPS,
+            "drift": collect.drift(rows, local), "diffs": diffs, "groups": codediff.GROUPS, "own_code": codediff.own_code(rows),
             "sweeps": sections,
             "sweep_columns": sweeps.COLUMNS, "sweep_note": SWEEP_NOTE}
 

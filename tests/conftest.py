@@ -161,3 +161,12 @@ def local_tiny_results(tmp_path_factory, tiny_npz):
 def tiny_config(tiny_npz):
     return config.build_config(overrides=dict(dataset=str(tiny_npz), model="1-layer", epochs=1, batch_size=64,
                                               target_accuracy=0.5))
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory):
+    """Where tests keep files for a person to look at (screenshots): $PORTABILITY_TEST_ARTIFACTS, else
+    `artifacts/` in pytest's base temporary folder (/tmp/pytest-of-USER/pytest-N/, the last 3 kept)."""
+    folder = pathlib.Path(os.environ.get("PORTABILITY_TEST_ARTIFACTS") or tmp_path_factory.getbasetemp() / "artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -97,6 +97,9 @@ def test_unreachable_server_ends_in_an_offline_zip_that_uploads_later(tiny_npz, 
     metrics = [m["payload"]["metric"] for m in messages(archive) if m["type"] == "metric_msg"]
     assert any(m["metricName"] == "test_accuracy" for m in metrics)
     assert comet.pending_zips(run_dir) == [archive]
+    assert "[executed here, Comet archive saved (not uploaded)]" in done.stdout
+    before = store.status_history(run_dir)
+    assert all("label" not in entry for entry in before)
 
     with CometStandIn("test-key") as server:
         again = portability("push", "comet", *tiny(tiny_npz), env={**env, "COMET_URL_OVERRIDE": server.url})
@@ -104,8 +107,29 @@ def test_unreachable_server_ends_in_an_offline_zip_that_uploads_later(tiny_npz, 
         assert "uploaded 1 offline experiment" in again.stderr
         assert server.violations == [], sorted(set(server.violations))
         check_logged(server.parameters, server.metrics, results)
+        third = portability("push", "comet", *tiny(tiny_npz), env={**env, "COMET_URL_OVERRIDE": server.url})
+        assert third.returncode == 0 and "uploaded" not in third.stderr  # nothing left to upload
     assert comet.pending_zips(run_dir) == []
-    assert json.loads((run_dir / "results.json").read_text())["platform"]["comet_uploaded"] is True
+    assert_uploaded_once(run_dir, before, archive)
+
+
+def assert_uploaded_once(run_dir, before, archive):
+    """The label went from 'archive saved' to 'tracked on Comet' once, with the time in status.json; the
+    report and `pull` say the new label; nothing else changed it."""
+    from report import collect
+
+    platform = json.loads((run_dir / "results.json").read_text())["platform"]
+    assert platform["comet_uploaded"] is True
+    assert collect.how_it_ran("comet", platform) == "executed here, tracked on Comet"
+    history = store.status_history(run_dir)
+    assert history[:len(before)] == before and len(history) == len(before) + 1
+    entry = history[-1]
+    assert entry["state"] == before[-1]["state"] and entry["label"] == "executed here, tracked on Comet"
+    assert entry["detail"] == f"Comet archive {archive.name} uploaded (was: executed here, Comet archive saved (not uploaded))"
+    assert entry["time"] >= before[-1]["time"] and entry["time"].endswith("Z")
+    pulled = portability("pull", f"{run_dir.parent.name}/{run_dir.name}", env={"PORTABILITY_RUNS_DIR": str(run_dir.parents[1])})
+    assert pulled.returncode == 0 and "[executed here, tracked on Comet]" in pulled.stdout, pulled.stderr
+    assert store.status_history(run_dir) == history
 
 
 @live("comet", "COMET_API_KEY")
@@ -155,6 +179,7 @@ def test_an_offline_zip_comet_already_has_counts_as_uploaded(tiny_npz, offline_e
     assert "already has" in again.stderr and "counted as uploaded" in again.stderr
     assert comet.pending_zips(run_dir) == []
     assert json.loads((run_dir / "results.json").read_text())["platform"]["comet_uploaded"] is True
+    assert store.status_history(run_dir)[-1]["label"] == "executed here, tracked on Comet"
 
 
 def test_a_wrong_key_at_upload_is_named(tiny_npz, offline_env, run_store, tmp_path):

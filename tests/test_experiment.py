@@ -52,6 +52,27 @@ def test_same_config_gives_bit_identical_weights(tiny_dataset, tmp_path):
     assert other != hashes[0]
 
 
+def test_the_step_log_records_every_chunk_and_leaves_the_weights_alone(tiny_dataset, tmp_path, monkeypatch):
+    """384 training images in batches of 8: 48 steps an epoch, called back after steps 32 and 48 (a
+    short last chunk), twice. The same run without the step log's callback trains the same weights."""
+    cfg = short_config(batch_size=8)
+    logged = experiment.run(cfg, tmp_path / "logged", dataset=tiny_dataset, verbose=0, log=lambda m: None)
+    steps = logged["history_steps"]
+    assert [(r["step"], r["epoch"], r["epoch_fraction"]) for r in steps] == [
+        (32, 1, round(32 / 48, 6)), (48, 1, 1.0), (80, 2, round(32 / 48, 6)), (96, 2, 1.0)]
+    for row, epoch in ((steps[1], logged["history"][0]), (steps[3], logged["history"][1])):  # an epoch's last chunk
+        assert row["accuracy"] == round(epoch["accuracy"], 6) and row["loss"] == round(epoch["loss"], 6)
+
+    class Silent:  # what training was before the step log: no callback after the chunks
+        def __init__(self, keras, epochs):
+            self.rows, self.callback = [], keras.callbacks.Callback()
+
+    monkeypatch.setattr(experiment, "StepLog", Silent)
+    plain = experiment.run(cfg, tmp_path / "plain", dataset=tiny_dataset, verbose=0, log=lambda m: None)
+    assert plain["history_steps"] == [] and plain["weights_sha256"] == logged["weights_sha256"]
+    assert plain["test"] == logged["test"]
+
+
 def test_h5_and_keras_reload_to_identical_predictions(tiny_dataset, tmp_path):
     result = experiment.run(short_config(model="reference", epochs=1), tmp_path, dataset=tiny_dataset,
                             verbose=0, log=lambda m: None)

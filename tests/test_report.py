@@ -141,14 +141,23 @@ def test_diff_counts_match_the_generated_files(store):
 
 
 CHECKS = """<pre id="checks"></pre><script>
-window.addEventListener("load", () => { document.getElementById("checks").textContent = JSON.stringify({
+window.addEventListener("load", () => {
+  const answer = document.getElementById("answer-table").getBoundingClientRect().bottom;
+  document.querySelectorAll("details").forEach(d => { d.open = true; });
+  document.getElementById("checks").textContent = JSON.stringify({
   rows: document.querySelectorAll("#results tbody tr").length,
   cells: document.querySelectorAll("#results tbody tr:first-child td").length,
-  images: [...document.images].map(i => i.complete && i.naturalWidth > 100),
-  diffs: document.querySelectorAll("table.diff").length,
+  figures: [...document.querySelectorAll("figure")].map(f => [f.id, f.querySelector("img").complete
+    && f.querySelector("img").naturalWidth > 100, (f.querySelector("figcaption") || {}).textContent || ""]),
+  side_by_side: document.querySelectorAll("table.diff").length,
+  groups: [...document.querySelectorAll("details.group")].map(d => d.dataset.group),
+  summaries: [...document.querySelectorAll("details.group > summary")].map(s => s.textContent),
+  overflowing: [...document.querySelectorAll("details.group, .line")].filter(e => e.scrollWidth > e.clientWidth + 1
+    || e.getBoundingClientRect().right > window.innerWidth).length,
+  lines: document.querySelectorAll(".line").length,
   changes: document.querySelectorAll("#code-changes tbody tr").length,
   answer: document.querySelectorAll("#answer-table tbody tr").length,
-  answer_in_first_screen: document.getElementById("answer-table").getBoundingClientRect().bottom < 900}); });
+  answer_in_first_screen: answer < 900}); });
 </script></body>"""
 
 
@@ -161,23 +170,49 @@ def chromium(*args, tmp_path):
                            f"--user-data-dir={tmp_path / 'profile'}", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_html_renders_in_headless_chromium(store, tmp_path):
+def test_html_renders_in_headless_chromium(store, tmp_path, artifacts):
+    """The page as a browser draws it: the answer in the first screen, every plot drawn with its caption,
+    each platform's changes folded by group under a summary with its count, long lines wrapped (nothing
+    wider than the window, every group unfolded). A screenshot is kept for a person to look at."""
     root, env = store
     assert portability("report", "--out", root / "out", env=env).returncode == 0
     page = (root / "out" / "report.html").read_text()
     probe = tmp_path / "probe.html"  # the page plus a script that reports what the browser rendered
     probe.write_text(page.replace("</body>", CHECKS))
-    dom = chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), tmp_path=tmp_path)
+    dom = chromium("--window-size=1200,900", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), tmp_path=tmp_path)
     rendered = json.loads(html.unescape(dom.stdout.split('<pre id="checks">')[1].split("</pre>")[0]))
-    # one side-by-side table per changed code file: each shim, Kaggle's single-file loader, and BEAT's
-    # shim, view, two blocks and library loader
-    assert rendered == {"rows": 7, "cells": 17, "images": [True, True, True], "diffs": 11, "changes": 6,
-                        "answer": 7, "answer_in_first_screen": True}, dom.stderr[-2000:]
-    shot = ROOT / "results" / "test-artifacts" / "report.png"  # kept for a person to look at
-    shot.parent.mkdir(parents=True, exist_ok=True)
+    assert [(name, drawn) for name, drawn, _ in rendered.pop("figures")] == [
+        ("plot-curves", True), ("plot-accuracy", True), ("plot-speed", True)], dom.stderr[-2000:]
+    diffs = [codediff.platform_diff(name) for name in ("docker", "kaggle", "codalab", "comet", "openml", "beat")]
+    expected = [group for diff in diffs for group in codediff.GROUPS if diff["counts"][group]]
+    assert rendered.pop("groups") == expected
+    summaries = rendered.pop("summaries")
+    assert summaries[0].startswith(f"data access: {diffs[0]['counts']['data access']} changed lines in data_folder")
+    assert rendered.pop("lines") > 1000
+    assert rendered == {"rows": 7, "cells": 17, "side_by_side": 0, "overflowing": 0, "changes": 6, "answer": 7,
+                        "answer_in_first_screen": True}, dom.stderr[-2000:]
+    shot = artifacts / "report.png"
     done = chromium("--window-size=1400,2400", f"--screenshot={shot}", (root / "out" / "report.html").as_uri(),
                     tmp_path=tmp_path)
     assert shot.is_file() and shot.stat().st_size > 20_000, done.stderr[-2000:]
+    print(f"screenshot of report.html: {shot}")
+
+
+def test_every_plot_has_a_caption_saying_what_it_shows(store):
+    root, env = store
+    assert portability("report", "--out", root / "captions", env=env).returncode == 0
+    markdown = (root / "captions" / "report.md").read_text()
+    page = (root / "captions" / "report.html").read_text()
+    for name in ("curves", "accuracy", "speed"):
+        image = f"![{name}](plots/{name}.png)"
+        assert image in markdown and markdown.split(image)[1].lstrip().startswith("*")  # its caption, under it
+        assert f'<figure id="plot-{name}">' in page and (root / "captions" / "plots" / f"{name}.png").is_file()
+    caption = markdown.split("![curves](plots/curves.png)")[1].strip().splitlines()[0]
+    # 2-epoch runs without a validation set: a point per 32-step chunk, identical platforms named together
+    assert caption == ("*Training accuracy of each 32-step chunk (lines); these runs held out no validation set; "
+                       "5 platform(s) in 2 distinct curve(s): local, docker, kaggle, comet; openml.*")
+    accuracy = markdown.split("![accuracy](plots/accuracy.png)")[1].strip().splitlines()[0]
+    assert "one run each" in accuracy and "dashed: the target (50.00%, 99.00%)" in accuracy
 
 
 def test_committed_docs_are_fresh():

@@ -267,7 +267,8 @@ BUNDLE['config.json'] = r'''{
 BUNDLE['core/__init__.py'] = r'''"""The shared core experiment: data, models, training and results. Knows nothing of platforms."""
 '''
 
-BUNDLE['core/callbacks.py'] = r'''"""The Keras callbacks of training: one history row per epoch, and Ctrl-C that stops between steps."""
+BUNDLE['core/callbacks.py'] = r'''"""The Keras callbacks of training: one history row per epoch, the training loss and accuracy after
+every step chunk, and Ctrl-C that stops between steps. None of them changes what is trained."""
 
 import contextlib
 import signal
@@ -301,6 +302,40 @@ class EpochLog:
                            seconds=round(time.perf_counter() - self.started, 3),
                            validation_seconds=round(self.validating, 3))
                 outer.rows.append(row)
+
+        self.callback = Callback()
+
+
+class History(list):
+    """The epoch rows (a list, as results.json holds them), with the step-chunk rows as `.steps`."""
+
+    steps = ()
+
+
+class StepLog:
+    """One row per step chunk (`steps_per_execution` steps, the most often Keras calls back): the global
+    step, the epoch and how far into it, and Keras' running means of loss and accuracy since the epoch
+    began. It only reads the logs Keras hands over: the weights are the same with or without it."""
+
+    def __init__(self, keras, epochs):
+        self.rows = []
+        outer, self.epoch = self, 0
+        self.done = 0  # steps of the epochs already finished
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                outer.epoch += 1
+
+            def on_train_batch_end(self, batch, logs=None):
+                steps = (self.params or {}).get("steps") or 0
+                seen = min(batch + 1, steps) if steps else batch + 1  # Keras counts a last short chunk as full
+                row = {k: round(float(v), 6) for k, v in (logs or {}).items() if k in ("loss", "accuracy")}
+                row.update(step=outer.done + seen, epoch=outer.epoch, phase=epochs.phase,
+                           epoch_fraction=round(seen / steps, 6) if steps else None)
+                outer.rows.append(row)
+
+            def on_epoch_end(self, epoch, logs=None):
+                outer.done = outer.rows[-1]["step"] if outer.rows else outer.done
 
         self.callback = Callback()
 
@@ -1363,7 +1398,7 @@ import time
 import numpy as np
 
 from core import environment, keras_import, results as results_file, seeding, throughput
-from core.callbacks import EpochLog, stop_at_a_step  # noqa: F401 (EpochLog: part of this module's interface)
+from core.callbacks import EpochLog, History, StepLog, stop_at_a_step  # noqa: F401 (EpochLog: part of this module's interface)
 from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
 
@@ -1559,7 +1594,8 @@ def build_model(keras, config, data, optimizer, log):
 
 def train(keras, tf, model, config, data, callbacks, verbose):
     """The schedule: `epochs`, then `fine_tune_epochs` at a tenth of the learning rate, then
-    `augmentation_epochs` on augmented data. Returns one history row per epoch."""
+    `augmentation_epochs` on augmented data. Returns one history row per epoch, and the training
+    loss and accuracy of every step chunk as the rows' `.steps`."""
     with stop_at_a_step(keras) as stop:
         return _schedule(keras, tf, model, config, data, [*callbacks, *(stop[:1] if stop else ())], verbose,
                          stop[1] if stop else threading.Event())
@@ -1567,8 +1603,9 @@ def train(keras, tf, model, config, data, callbacks, verbose):
 
 def _schedule(keras, tf, model, config, data, callbacks, verbose, stopped):
     history = EpochLog(keras)
+    steps = StepLog(keras, history)
     fit = dict(batch_size=config.batch_size, validation_data=data.validation, verbose=verbose,
-               callbacks=[history.callback, *callbacks])
+               callbacks=[history.callback, steps.callback, *callbacks])
     if config.epochs:
         model.fit(data.x_train, data.y_train, epochs=config.epochs, **fit)
     if config.fine_tune_epochs and not stopped.is_set():
@@ -1583,7 +1620,9 @@ def _schedule(keras, tf, model, config, data, callbacks, verbose, stopped):
                   .map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
         fit.pop("batch_size")
         model.fit(stream, epochs=config.augmentation_epochs, shuffle=False, **fit)  # the stream is shuffled
-    return history.rows
+    rows = History(history.rows)
+    rows.steps = steps.rows
+    return rows
 
 
 def record(config, out_dir, model, data, history, test, timings, platform, versions):
@@ -1594,7 +1633,8 @@ def record(config, out_dir, model, data, history, test, timings, platform, versi
     results = {
         "schema_version": results_file.SCHEMA_VERSION, "run_id": out_dir.name, "platform": platform,
         "config": config.to_dict(), "dataset": data.dataset.describe(),
-        "model": {"name": config.model, "params": int(model.count_params())}, "history": history,
+        "model": {"name": config.model, "params": int(model.count_params())}, "history": list(history),
+        "history_steps": list(getattr(history, "steps", ())),
         "test": {"loss": float(test[0]), "accuracy": float(test[1])},
         "target": {"accuracy": target, "verdict": "pass" if test[1] >= target else "fail"},
         "timings": timings, "environment": environment.describe(platform["name"], gpus, tf.__version__, keras.__version__),
