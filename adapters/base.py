@@ -167,6 +167,13 @@ class Adapter(abc.ABC):
     def find_tool(self):
         return shutil.which(self.tool[0])
 
+    def check_online(self, timeout=10.0):
+        """`platforms --online`, on a ready adapter: one cheap authenticated read-only call (adapters/online.py)
+        within about `timeout` s, creating nothing; an online.Online (works True/False/None, one line)."""
+        from adapters import online
+
+        return online.Online(None, "no online check for this platform")
+
     def mode_note(self):
         """How a ready platform will run, when it has several modes (e.g. "offline"); "" otherwise."""
         return ""

@@ -71,6 +71,11 @@ class BeatAdapter(TrainsHere, Adapter):
             return f"remote, on {self.platform_url() or 'the default BEAT platform'}"
         return "BEAT local executor (set BEAT_TOKEN to push to a BEAT platform)"
 
+    def check_online(self, timeout=10.0):
+        from adapters import online
+
+        return online.beat(self, timeout)
+
     @property
     def user(self):
         if self.for_repository:

@@ -24,7 +24,7 @@ def beat_config():
     return values
 
 
-def beat(adapter, run_dir, *arguments, check=True):
+def beat(adapter, run_dir, *arguments, check=True, timeout=600):
     """`beat` against the platform, with the token in a private .beatrc, never on the command line."""
     work = run_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,7 @@ def beat(adapter, run_dir, *arguments, check=True):
     rc.touch(mode=0o600)
     rc.write_text(json.dumps(config))
     try:
-        done = subprocess.run([adapter.find_tool(), *arguments], cwd=work, capture_output=True, text=True, timeout=600)
+        done = subprocess.run([adapter.find_tool(), *arguments], cwd=work, capture_output=True, text=True, timeout=timeout)
     finally:
         rc.unlink(missing_ok=True)
     if check and done.returncode != 0:

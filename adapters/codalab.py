@@ -120,6 +120,11 @@ class CodaLabAdapter(Adapter):
                     "(an account from worksheets.codalab.org)"]
         return []
 
+    def check_online(self, timeout=10.0):
+        from adapters import online
+
+        return online.codalab(self, timeout)
+
     def options(self):
         return dict(self.platform_options)
 

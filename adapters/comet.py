@@ -40,6 +40,11 @@ class CometAdapter(TrainsHere, Adapter):
     def mode_note(self):
         return "online" if os.environ.get("COMET_API_KEY") else "offline (set COMET_API_KEY to log online)"
 
+    def check_online(self, timeout=10.0):
+        from adapters import online
+
+        return online.comet(self, timeout)
+
     def submit(self, handle, run_dir):
         handle.details["comet_online_requested"] = bool(os.environ.get("COMET_API_KEY"))
         super().submit(handle, run_dir)

@@ -87,6 +87,21 @@ class DockerAdapter(Adapter):
                     "run `portability setup docker` (needs root for debootstrap)"]
         return []
 
+    def mode_note(self):
+        return f"offline mode (base image {self.base})" if self.offline else self.base_image_note(only_missing=True)
+
+    def base_image_note(self, only_missing=False):
+        """Whether the base image the bundles build on is here: a local look, never a pull."""
+        if docker("image", "inspect", self.base, check=False).returncode == 0:
+            return "" if only_missing else f"base image {self.base} is here"
+        return (f"base image {self.base} is not on this machine: a push pulls it from a registry; without one, "
+                "run `portability setup docker`, then set PORTABILITY_DOCKER_OFFLINE=1 (offline mode)")
+
+    def check_online(self, timeout=10.0):
+        from adapters import online
+
+        return online.docker(self, timeout)
+
     def manifests(self, config):
         files = {"Dockerfile": bundle.render_template("Dockerfile", base=DEFAULT_BASE),
                  "requirements.txt": pinned_requirements(),

@@ -80,6 +80,11 @@ class KaggleAdapter(Adapter):
                     "(or $KAGGLE_CONFIG_DIR)"]
         return []
 
+    def check_online(self, timeout=10.0):
+        from adapters import online
+
+        return online.kaggle(self, timeout)
+
     # package ------------------------------------------------------------------------------
     def kernel_id(self, config):
         if self.for_repository:

@@ -62,6 +62,11 @@ class OpenMLAdapter(TrainsHere, Adapter):
         return "publishes" if os.environ.get("OPENML_APIKEY") else \
             "offline (set OPENML_APIKEY from openml.org > your profile > API key, to publish)"
 
+    def check_online(self, timeout=10.0):
+        from adapters import online
+
+        return online.openml(self, timeout)
+
     def slots(self, config):
         task_id, protocol = task_and_protocol(self.platform_options, config)
         return {"TASK_ID": task_id, "PROTOCOL": protocol}

@@ -23,6 +23,8 @@ def missing_for(adapter):
 
 
 def command_platforms(args):
+    if args.online:
+        return platforms_online()
     for name in adapters.names():
         adapter = adapters.get(name)
         missing = missing_for(adapter)
@@ -32,6 +34,20 @@ def command_platforms(args):
         for item in missing:
             print(f"         - {item}")
     return 0
+
+
+def platforms_online():
+    """One line per platform: its credentials work (one cheap read-only call), or its refusal; 1 when any
+    platform refused or did not answer. A platform that is not ready is not asked."""
+    verdicts = {False: "FAILED: ", None: "not checked: "}  # a working one's line says what worked
+    failed = False
+    for name in adapters.names():
+        adapter = adapters.get(name)
+        missing = missing_for(adapter)
+        works, text = (None, f"not ready: {missing[0]}") if missing else adapter.check_online()
+        print(f"{name:<8} {verdicts.get(works, '')}{text}", flush=True)
+        failed = failed or works is False
+    return 1 if failed else 0
 
 
 def command_package(args):
@@ -224,8 +240,12 @@ def command_setup(args):
 
 def add_commands(commands):
     platforms = adapters.names()
-    commands.add_parser("platforms", help="each platform: ready, or what is missing").set_defaults(
-        handler=command_platforms)
+    listing = commands.add_parser("platforms", help="each platform: ready, or what is missing")
+    listing.add_argument("--online", action="store_true", help="ask each ready platform, with your credentials, one "
+                         "cheap read-only question (about 10 s at most each; nothing is created): one line each, "
+                         "saying they work or quoting the platform's refusal. Exit status 1 when any platform "
+                         "refused the credentials or did not answer")
+    listing.set_defaults(handler=command_platforms)
 
     package = commands.add_parser("package", help="build a platform's bundle (offline)")
     package.add_argument("platform", nargs="?", choices=platforms)

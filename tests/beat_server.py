@@ -2,7 +2,8 @@
 common.py of beat.cmdline 1.10.3): token auth on every call, object lists, object creation and
 update, experiment start and run status.
 
-    GET  /api/v1/<kind>/?fields=name,hash,description,creation_date   what the platform holds
+    GET  /api/v1/<kind>/?fields=name,hash,description,creation_date   what the platform holds (list --remote:
+                                                                     ?fields=name,short_description)
     POST /api/v1/<kind>/<user>/                                      a new object (JSON)
     PUT  /api/v1/<kind>/<user>/<name>/<version>/                     an update
     GET  /api/v1/<kind>/<name>/?object_format=string&fields=...      one object (pull, diff)
@@ -37,6 +38,7 @@ ENVIRONMENTS = {"Python 3.11 (BEAT)": {"name": "Python 3.11", "version": "1.10.3
 FIELDS = {"dataformats": {"name", "declaration"}, "libraries": {"name", "declaration", "code"},
           "algorithms": {"name", "declaration", "code"}, "toolchains": {"name", "declaration"},
           "experiments": {"name", "declaration", "toolchain"}}
+LISTED_FIELDS = {"name", "hash", "description", "short_description", "creation_date"}
 
 
 class BeatStandIn(LoopbackServer):
@@ -89,12 +91,16 @@ class BeatStandIn(LoopbackServer):
         return self.reject(request, 405, f"{request.command} {parsed.path} is not an endpoint of the API")
 
     def listing(self, request, kind, query):
-        wanted = set(query.get("fields", [""])[0].split(","))
-        if not {"name", "hash"} <= wanted:
-            return self.reject(request, 400, f"list of {kind} without name and hash fields: {sorted(wanted)}")
+        """The objects the token's user may see, with the fields asked for (push asks for name and hash,
+        `list --remote` for name and short_description)."""
+        wanted = query.get("fields", [""])[0].split(",")
+        if "name" not in wanted or not set(wanted) <= LISTED_FIELDS:
+            return self.reject(request, 400, f"list of {kind} with fields {wanted}: name and some of "
+                                             f"{', '.join(sorted(LISTED_FIELDS))}")
         names = sorted(self.objects[kind]) + (sorted(self.hosted) if kind == "databases" else [])
-        request.reply(200, [{"name": name, "hash": self.objects[kind].get(name, {}).get("hash", "0" * 64),
-                             "description": "", "creation_date": "2026-11-24T00:00:00Z"} for name in names])
+        rows = [{"name": name, "hash": self.objects[kind].get(name, {}).get("hash", "0" * 64), "description": "",
+                 "short_description": "", "creation_date": "2026-11-24T00:00:00Z"} for name in names]
+        request.reply(200, [{field: row[field] for field in wanted} for row in rows])
 
     def create(self, request, kind, message):
         if request.headers.get("Content-Type", "").split(";")[0] != "application/json":

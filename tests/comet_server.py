@@ -37,7 +37,7 @@ QUIET = {  # endpoints whose content the tests do not inspect: checked (method, 
 # messages, 3.62.294); the SDK's own version (3.58.8) would send it down old-backend paths
 BACKEND_VERSION = "3.62.294"
 GETS = {"/clientlib/isAlive/ver", "/clientlib/health/ping", "/api/rest/v2/experiment/metadata",
-        "/api/rest/v2/experiment/metrics/get-metric"}
+        "/api/rest/v2/experiment/metrics/get-metric", "/api/rest/v2/workspaces"}
 
 
 class CometStandIn(LoopbackServer):
@@ -139,6 +139,8 @@ class CometStandIn(LoopbackServer):
                 self.parameters[value["parameterName"]] = value["parameterValue"]
         elif path == "/clientlib/batch/logger/experiment/metric":
             self.metrics.extend(body.get("values", []))
+        elif path == "/api/rest/v2/workspaces":  # the key's user's workspaces (API.get_workspaces)
+            return {"workspaceNames": ["tester"]}
         elif path == "/api/rest/v2/experiment/metadata":
             return {"experimentKey": query["experimentKey"][0], "experimentName": None, "projectName": "portability",
                     "workspaceName": "tester", "archived": False, "running": False}

@@ -24,7 +24,7 @@ GPU_SHAPES = ("NvidiaTeslaT4", "NvidiaTeslaP100", "TpuV38")
 EXPIRED_URL_BODY = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code><Message>Invalid "
                     b"argument.</Message><Details>The provided token has expired. Request signature expired at: "
                     b"2026-11-20T10:00:00+00:00</Details></Error>")
-METHODS = {"kernels.KernelsApiService": ("SaveKernel", "GetKernelSessionStatus", "ListKernelSessionOutput"),
+METHODS = {"kernels.KernelsApiService": ("SaveKernel", "GetKernelSessionStatus", "ListKernelSessionOutput", "ListKernels"),
            "security.OAuthService": ("IntrospectToken",)}
 
 
@@ -179,6 +179,19 @@ class KaggleStandIn(LoopbackServer):
         if body.get("userName") != owner or body.get("kernelSlug") != slug:
             return [f"{method} for {body.get('userName')}/{body.get('kernelSlug')}, pushed {owner}/{slug}"]
         return []
+
+    def on_ListKernels(self, body, base):
+        """The user's own kernels (`kernels_list(mine=True)`: group PROFILE), a page at a time; the pushed
+        one, if any, with the fields ApiKernelMetadata reads."""
+        problems = [] if body.get("group") == "PROFILE" else [f"ListKernels group {body.get('group')!r}, not PROFILE"]
+        size = int(body.get("pageSize") or 20)
+        if not 1 <= size <= 100:
+            problems.append(f"ListKernels pageSize {size} is not 1..100")
+        mine = [self.pushed] if self.pushed else []
+        kernels = [{"id": 4242, "ref": kernel["slug"], "title": kernel["newTitle"], "author": self.username,
+                    "slug": kernel["slug"], "lastRunTime": "2026-11-30T10:00:00.000Z", "language": "python",
+                    "kernelType": kernel["kernelType"], "isPrivate": True, "totalVotes": 0} for kernel in mine[:size]]
+        return problems, 200, {"kernels": kernels}
 
     def on_GetKernelSessionStatus(self, body, base):
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]

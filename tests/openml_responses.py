@@ -185,3 +185,13 @@ def evaluations(rows):
     <oml:value>{r['value']}</oml:value>          </oml:evaluation>
 """ for r in rows)
     return f"<oml:evaluations {NS}>\n{body}  </oml:evaluations>\n"
+
+
+MEASURES = ("area_under_roc_curve", "f_measure", "kappa", "mean_absolute_error", "precision", "predictive_accuracy",
+            "recall", "root_mean_squared_error")  # a few of the genuine list's names
+
+
+def evaluation_measures(names=MEASURES):
+    """GET evaluationmeasure/list: as evaluationmeasure_list."""
+    body = "".join(f"\t\t\t\t\t<oml:measure>{name}</oml:measure>\n" for name in names)
+    return f"<oml:evaluation_measures {NS}>\n\t<oml:measures>\n{body}\t\t\t</oml:measures>\n</oml:evaluation_measures>\n"

@@ -4,7 +4,8 @@ checked against responses recorded from the genuine server by tests/test_openml_
 
 It serves a task and its data set (description, features, qualities, the ARFF, the splits; the
 advertised parquet URL answers an error page, as the genuine server's did), finds flows by name and
-external version, and checks uploads as the genuine server does (API key 102/103; run XML, ARFF
+external version, and checks the API key as the genuine server does (103 for a wrong one on any API call
+that carries it, GETs included; 102 for none on a write), and uploads (run XML, ARFF
 syntax of the first 1,000 lines 209, parameter names against the flow 213, the data set's
 NumberOfInstances quality 208). `max_body` drops larger request bodies as PHP's upload limits do.
 What the client sends wrong beyond that (predictions that are not one per row, labels out of order)
@@ -51,6 +52,9 @@ class OpenMLStandIn(LoopbackServer):
         parsed = urllib.parse.urlparse(request.path)
         self.calls.append((request.command, parsed.path))
         if request.command in ("GET", "HEAD"):
+            key = urllib.parse.parse_qs(parsed.query).get("api_key", [""])[0]
+            if key and key != self.api_key and parsed.path.startswith(self.path + "/"):  # the API checks a key it is
+                return request.reply(412, xml.error(103), XML_TYPE)  # given, GETs too (Api_new.php); files: no
             status, answer, kind = self.get(parsed.path)
             return request.reply(status, answer, kind)
         if request.command != "POST":
@@ -87,6 +91,8 @@ class OpenMLStandIn(LoopbackServer):
             if match:
                 status, text = answer(int(match.group(1)))
                 return status, text, XML_TYPE
+        if api == "evaluationmeasure/list":
+            return 200, xml.evaluation_measures(), XML_TYPE
         if api.startswith("evaluation/list/"):
             return (*self.evaluation_list(api.split("/")[2:]), XML_TYPE)
         self.violations.append(f"unexpected GET {path}")

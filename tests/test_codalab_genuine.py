@@ -204,3 +204,27 @@ class TestCodaLabContract(AdapterContract):
                            "PORTABILITY_CODALAB_WORKSHEET": f"{codalab_server.url}::portability-contract"}.items():
             monkeypatch.setenv(key, value)
         yield codalab_server
+
+
+def test_platforms_online_signs_in_and_lists_your_worksheets_creating_nothing(codalab_server, genuine, tmp_path):
+    """`portability platforms --online` runs `cl wls .mine` on the worksheet's server as the user: the right
+    password works; a wrong one is CodaLab's own refusal, and the command exits 1. The server holds the
+    same worksheets before and after (the check makes no home or dashboard worksheet)."""
+    others = {"HOME": str(tmp_path), "KAGGLE_USERNAME": "", "KAGGLE_KEY": "", "KAGGLE_API_TOKEN": "",
+              "KAGGLE_CONFIG_DIR": str(tmp_path / "kaggle"), "COMET_API_KEY": "", "OPENML_APIKEY": "", "BEAT_TOKEN": ""}
+    def listing():  # every worksheet on the server (as its root user), by uuid
+        listed = cl({**genuine, "CODALAB_HOME": str(tmp_path / "lister")}, "wls", "-a", codalab_server.url, ".limit=100000", "-u")
+        return [word for word in listed.split() if word.startswith("0x")]
+
+    before = listing()
+    good = portability("platforms", "--online", env={**genuine, **others}, timeout=120)
+    bad = portability("platforms", "--online", env={**genuine, **others, "CODALAB_HOME": str(tmp_path / "wrong"),
+                                                    "CODALAB_PASSWORD": "not-the-password"}, timeout=120)
+    assert listing() == before
+    line = lambda done: next(line for line in done.stdout.splitlines() if line.startswith("codalab "))  # noqa: E731
+    assert good.returncode == 0 and "Traceback" not in good.stderr, good.stdout + good.stderr[-2000:]
+    assert line(good).startswith(f"codalab  credentials work: CodaLab listed your worksheets on {codalab_server.url} "
+                                 "(as codalab) (")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert line(bad) == ('codalab  FAILED: CodaLab refused the credentials: "Invalid username or password."; check '
+                         "CODALAB_USERNAME and CODALAB_PASSWORD (or run `cl login`)")

@@ -17,7 +17,7 @@ if not GENUINE.is_dir():
 TASK, LABELS = 990001, [str(c) for c in range(10)]
 
 # recorded calls the adapter never makes (listing and deleting): the stand-in does not serve them
-NOT_MADE = {"data_list_limit3", "task_list_limit3", "run_list_task61", "evaluationmeasure_list", "data_delete_has_tasks",
+NOT_MADE = {"data_list_limit3", "task_list_limit3", "run_list_task61", "data_delete_has_tasks",
             "flow_delete_has_runs", "flow_delete_not_exist", "flow_delete_not_owned", "flow_delete_successful",
             "run_delete_not_exist", "run_delete_successful", "task_delete_has_runs", "task_delete_not_exist"}
 # genuine elements the stand-in may leave out, with why
@@ -85,12 +85,15 @@ def attempt(seen, call):
 
 
 def drive(openml, server, seen):
-    """The adapter's calls in its order: the task and its data, the flow, the run, its evaluation."""
+    """The adapter's calls in its order: its online check, the task and its data, the flow, the run, its
+    evaluation."""
     from openml.runs.functions import format_prediction
 
     from adapters.shims import openml as shim
 
-    got = {"task_get_999999_unknown": attempt(seen, lambda: openml.tasks.get_task(999999, download_data=False))}
+    openml.evaluations.list_evaluation_measures()  # `platforms --online`: a read with the key
+    got = {"evaluationmeasure_list": last(seen)}
+    got["task_get_999999_unknown"] = attempt(seen, lambda: openml.tasks.get_task(999999, download_data=False))
     task = openml.tasks.get_task(TASK, download_splits=True, download_data=True, download_qualities=True)
     by_url = {r.url.split("?")[0]: (r.status_code, r.headers.get("Content-Type"), r.text) for r in seen}
     api = server.url
