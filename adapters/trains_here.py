@@ -50,11 +50,7 @@ class TrainsHere:
         pid = handle.details.get("pid")
         if pid is None:
             return "submitting"
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return "failed"  # gone without writing its exit code: killed
-        return "running"
+        return "running" if alive(pid) else "failed"  # gone without writing its exit code: killed
 
     def fetch_outputs(self, handle, run_dir, target):
         copy_work_outputs(run_dir, target)
@@ -71,3 +67,25 @@ class TrainsHere:
         """What the platform's server now says about the run (e.g. the accuracy it stored), as fields for
         results.json's `platform`; None when there is nothing to ask."""
         return None
+
+
+def alive(pid):
+    """Whether the process `pid` still runs: a zombie (ended, not yet reaped by its parent, perhaps this
+    process) has stopped running, and is reaped here when it is our child."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc (not Linux): trust the signal
+        return True
+    if state != "Z":
+        return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # another process's child: its parent reaps it
+        pass
+    return False

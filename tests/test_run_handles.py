@@ -72,3 +72,31 @@ def test_a_damaged_status_file_hides_no_other_run(run_store, tmp_path, local_tin
     report = portability("report", "--out", tmp_path / "out")
     assert report.returncode == 0 and "local    executed" in report.stdout
     assert "kaggle/20260101-000000-bad: no results.json (state: status.json unreadable)" in report.stderr
+
+
+def test_a_training_child_that_ended_without_its_exit_code_is_failed_not_running(tmp_path):
+    """A zombie (ended, not yet reaped) still answers `kill(pid, 0)`: it must not be followed as running
+    until the timeout."""
+    import subprocess
+    import time
+
+    import adapters
+    from adapters.handle import Handle
+    from adapters.trains_here import alive
+
+    child = subprocess.Popen(["sleep", "0"])
+    for _ in range(100):  # until it has ended (a zombie: this test has not waited for it)
+        if open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    handle = Handle(platform="comet", run_id="r", bundle_hash="abc", details={"pid": child.pid})
+    (tmp_path / "work").mkdir()
+    assert adapters.get("comet").status(handle, tmp_path) == "failed"
+    assert not alive(child.pid)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        assert alive(sleeper.pid) and adapters.get("comet").status(
+            Handle(platform="comet", run_id="s", bundle_hash="abc", details={"pid": sleeper.pid}), tmp_path) == "running"
+    finally:
+        sleeper.kill()
+        sleeper.wait()

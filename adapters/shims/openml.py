@@ -16,7 +16,7 @@ import openml
 import requests
 from openml.runs.functions import format_prediction
 
-from core import datasets, experiment, results as core_results
+from core import datasets, experiment, folds as folds_runner, results as core_results
 
 PLATFORM = "openml"
 TASK_ID = 3573  # slot
@@ -146,71 +146,13 @@ def run_experiment(config, out_dir):
     repeats, folds, _ = task.get_split_dimensions()
     DETAILS["protocol"] = f"{folds}-fold CV"
     splits = [task.get_train_test_split_indices(fold=fold, repeat=0) for fold in range(folds)]
-    per_fold = run_folds(config, [(out_dir / "folds" / f"fold-{fold}", subset(task, images, labels, train, test))
-                                    for fold, (train, test) in enumerate(splits)])
+    per_fold = folds_runner.train_folds(config, [(out_dir / "folds" / f"fold-{fold}", subset(task, images, labels, train, test))
+                                                 for fold, (train, test) in enumerate(splits)], PLATFORM, DETAILS)
     rows = []
     for fold, (_, test) in enumerate(splits):
         rows += fold_predictions(task, fold, out_dir / "folds" / f"fold-{fold}", images, labels, test)
     summary = combine_folds(per_fold, out_dir)
     upload(config, task, rows, summary, out_dir)
-
-
-def run_folds(config, folds):
-    """The folds are independent trainings: one after another here, or with PORTABILITY_FOLD_WORKERS=N
-    as tasks on a Dask LocalCluster of N warm workers, each fold seeded as in a fresh process, one TensorFlow
-    thread (the thread count is recorded: it changes the weights)."""
-    workers = int(os.environ.get("PORTABILITY_FOLD_WORKERS") or 1)
-    if workers <= 1:
-        DETAILS["fold_engine"] = "one after another"
-        return [experiment.run(config, fold_dir, platform=PLATFORM, extra=DETAILS, dataset=dataset)
-                for fold_dir, dataset in folds]
-    from dask.distributed import Client, LocalCluster
-
-    os.environ.setdefault("PORTABILITY_THREADS", "1")
-    DETAILS["fold_engine"] = f"Dask LocalCluster, {workers} workers x {os.environ['PORTABILITY_THREADS']} thread(s)"
-    for fold_dir, dataset in folds:  # what a fold's process reads
-        fold_dir.mkdir(parents=True, exist_ok=True)
-        numpy.savez(fold_dir / "fold.npz", x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test,
-                    y_test=dataset.y_test)
-        core_results.write_json(fold_dir / "fold.json", {"config": config.to_dict(), "details": DETAILS,
-                                                        "name": dataset.name, "source": dataset.source,
-                                                        "class_names": dataset.class_names})
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        codes = client.gather(client.map(fold_process, [str(fold_dir) for fold_dir, _ in folds], pure=False))
-    for fold_dir, _ in folds:
-        (fold_dir / "fold.npz").unlink(missing_ok=True)  # the data again: not worth keeping
-    if any(codes):
-        raise SystemExit(f"folds {[k for k, code in enumerate(codes) if code]} failed: see their folders")
-    return [core_results.read_json(fold_dir / "results.json") for fold_dir, _ in folds]
-
-
-def fold_process(fold_dir):
-    """On a Dask worker: one fold in this warm worker (TensorFlow imported once per worker), seeded as a
-    fresh process is (core/seeding.py: the same weights, tested); its output goes to the fold's log."""
-    import contextlib
-
-    with open(pathlib.Path(fold_dir) / "fold-log.txt", "w") as log, contextlib.redirect_stdout(log), \
-            contextlib.redirect_stderr(log):
-        try:
-            train_saved_fold(fold_dir)
-        except BaseException as error:  # the fold fails, the worker stays for the next
-            print(f"fold failed: {type(error).__name__}: {error}")
-            return 1
-    return 0
-
-
-def train_saved_fold(fold_dir):
-    from core import config as configuration
-
-    fold_dir = pathlib.Path(fold_dir)
-    saved = core_results.read_json(fold_dir / "fold.json")
-    with numpy.load(fold_dir / "fold.npz") as arrays:
-        dataset = datasets.Dataset(name=saved["name"], x_train=arrays["x_train"], y_train=arrays["y_train"],
-                                   x_test=arrays["x_test"], y_test=arrays["y_test"], source=saved["source"], files={},
-                                   canonical=False, num_classes=len(saved["class_names"]), class_names=saved["class_names"])
-    experiment.run(configuration.config_from_dict(saved["config"]), fold_dir, platform=PLATFORM, extra=saved["details"],
-                   dataset=dataset)
 
 
 def fold_predictions(task, fold, fold_dir, images, labels, test):
