@@ -57,25 +57,53 @@ class ScriptPlatform:
 
 
 class CodaLabScript(ScriptPlatform):
-    """CodaLab: each --data item an uploaded bundle, a dependency of the run keyed by its name (a link in
-    the run's working folder, which is also its output bundle); the shim hands them to the workspace."""
+    """CodaLab: each --data item an uploaded bundle, a dependency of the run under its key (a link in the
+    run's working folder, which is also its output bundle); the shim hands them to the workspace. The push
+    is adapters/codalab_script.py; the image gets the script's packages (requirements.txt)."""
 
-    pushable = False  # uploading the items with cl: not yet (the emulation runs the same bundle)
-    delivery = ("each --data item is a bundle, a dependency of the run linked in under its name; the shim "
-                "lays it out at its DEST (push: not yet, emulate runs the same bundle)")
+    delivery = ("each --data item is uploaded as its own bundle (reused when one of yours has its content), a "
+                "dependency of the run linked in under its name; the shim lays it out at its DEST")
+
+    def requirements(self, experiment):
+        from adapters import docker
+
+        lines, source = experiment.requirements()
+        note = f"# the script's packages, from {source}: the run's image gets them\n" if lines else ""
+        return docker.pinned_requirements() + note + "".join(f"{line}\n" for line in lines)
+
+    def slots(self, adapter, experiment):
+        from adapters import codalab_script
+
+        return {"IMAGE": codalab_script.run_image(adapter.platform_options["image"], self.requirements(experiment))}
+
+    def manifests(self, adapter, experiment):
+        from adapters import bundle, codalab
+
+        files = {"requirements.txt": self.requirements(experiment)}
+        if adapter.platform_options["network"] == "off":
+            files[codalab.LAUNCHER] = (bundle.SHIMS / codalab.LAUNCHER).read_text()
+        return files
 
     def sandbox(self, adapter, run_dir):
         box = adapter.sandbox(run_dir, None, {})
         uuid = box.cwd.lstrip("/")
-        for name, path in sorted(inputs(run_dir).items()):
-            box.binds.append((pathlib.Path(path), f"/bundles/{uuid}-{name}", True))
-            box.links.append((f"/bundles/{uuid}-{name}", f"{box.cwd}/{name}"))
+        for key, path in self.keyed(run_dir).items():
+            box.binds.append((pathlib.Path(path), f"/bundles/{uuid}-{key}", True))
+            box.links.append((f"/bundles/{uuid}-{key}", f"{box.cwd}/{key}"))
         return box
 
+    def keyed(self, run_dir):
+        """{dependency key: the item's path here}, the keys the shim reads."""
+        from adapters.shims import codalab as shim
+
+        items = json.loads((pathlib.Path(run_dir) / "bundle" / "code" / "config.json").read_text())["own_experiment"]["items"]
+        return {shim.dependency_key(item["name"], index): inputs(run_dir)[item["name"]]
+                for index, item in enumerate(items, start=1)}
+
     def after_emulation(self, adapter, run_dir):
-        for name in inputs(run_dir):  # the worker's links, not part of the output bundle
-            if (pathlib.Path(run_dir) / "work" / "output" / name).is_symlink():
-                (pathlib.Path(run_dir) / "work" / "output" / name).unlink()
+        for key in self.keyed(run_dir):  # the worker's links, not part of the output bundle
+            if (pathlib.Path(run_dir) / "work" / "output" / key).is_symlink():
+                (pathlib.Path(run_dir) / "work" / "output" / key).unlink()
 
 
 class DockerScript(ScriptPlatform):

@@ -183,8 +183,6 @@ def test_codalab_links_each_item_as_a_dependency_of_the_run(store, local_run, mn
     assert results["experiment"]["data"][0]["path"] == f"/{uuid}/mnist.npz"  # the dependency's link, by its name
     assert not (run_dir / "work" / "output" / "mnist.npz").exists()  # the link is not part of the output bundle
     assert_outputs_pulled(run_dir, results)
-    push = cli(store, "push", "codalab", "--script", TRAIN, "--data", mnist_npz)
-    assert push.returncode == 2 and "emulate codalab --script" in push.stderr
 
 
 def test_comet_tracks_the_script_through_the_fit_hook_offline(store, local_run, mnist_npz):
