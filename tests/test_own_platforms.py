@@ -166,14 +166,59 @@ def test_kaggle_push_uploads_the_data_as_a_private_data_set_then_a_new_version(k
     assert_outputs_pulled(run_dir, results)
 
 
-def test_a_notebook_runs_in_the_kaggle_kernel_with_the_scripts_weights(local_run, mnist_npz, tmp_path):
-    """kaggle-style.ipynb reads ../input/mnist.npz: the data set attached, laid out there, unmodified."""
-    done = cli(tmp_path / "runs", "emulate", "kaggle", "--script", FIXTURES / "kaggle-style.ipynb", "--data",
-               f"{mnist_npz}:../input/mnist.npz")
+NOTEBOOK = FIXTURES / "kaggle-style.ipynb"
+
+
+@pytest.fixture(scope="module")
+def kaggle_notebook(store, mnist_npz, tmp_path_factory):
+    """kaggle-style.ipynb in the emulation of Kaggle's notebook runtime (nbclient runs the kernel's .ipynb)."""
+    runs = tmp_path_factory.mktemp("notebook-runs")
+    done = cli(runs, "emulate", "kaggle", "--script", NOTEBOOK, "--data", f"{mnist_npz}:../input/mnist.npz")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    run_dir, results = only_run(tmp_path / "runs", "kaggle")
+    return only_run(runs, "kaggle")
+
+
+def test_a_notebook_runs_as_a_kaggle_notebook_kernel_with_the_scripts_weights(kaggle_notebook, local_run):
+    """kaggle-style.ipynb reads ../input/mnist.npz: a notebook kernel whose cells are the user's, as they are,
+    between one harness cell before and one after; the data set attached, laid out there; the script's weights."""
+    from adapters import script_notebook
+
+    run_dir, results = kaggle_notebook
+    metadata = json.loads((run_dir / "bundle" / "kernel-metadata.json").read_text())
+    assert metadata["kernel_type"] == "notebook" and metadata["code_file"] == "experiment.ipynb"
+    pushed = json.loads((run_dir / "bundle" / "experiment.ipynb").read_text())
+    original = json.loads(NOTEBOOK.read_text())
+    assert script_notebook.user_cells(json.dumps(pushed)) == original["cells"] and len(pushed["cells"]) == len(original["cells"]) + 2
+    assert pushed["metadata"] == original["metadata"]
     assert results["experiment"]["kind"] == "notebook" and results["weights_sha256"] == local_run["weights_sha256"]
-    assert (run_dir / "work" / "output" / "notebook.executed.ipynb").is_file()
+    assert results["platform"]["obtained"] == "emulated" and results["experiment"]["sha256"] == workspace.sha256_file(NOTEBOOK)
+    assert (run_dir / "work" / "output" / "__notebook__.ipynb").is_file()  # the executed kernel, as Kaggle keeps it
+
+
+def test_kaggle_push_of_a_notebook_sends_a_notebook_kernel(kaggle_notebook, mnist_npz, tmp_path):
+    """Through the real SDK against the stand-in, which checks a notebook kernel strictly: kernelType
+    notebook, a valid .ipynb with the bundle cell; the user's cells in it as they are; the data set
+    uploaded; the kernel's outputs (the emulated notebook kernel's) pulled with its weights."""
+    from adapters import script_notebook
+
+    output = kaggle_notebook[0] / "work" / "output"
+    outputs = {str(path.relative_to(output)): path.read_bytes() for path in output.rglob("*")
+               if path.is_file() and path.name != "mnist.npz"}
+    credentials = {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": "secret-key", "KAGGLE_API_TOKEN": "",
+                   "KAGGLE_CONFIG_DIR": str(tmp_path / "kaggle"), "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    dataset = "tester/portability-kaggle-style-data"
+    with KaggleDatasetStandIn("tester", "secret-key", outputs, dataset_sources=[[dataset]], kernel_type="notebook") as server:
+        done = cli(tmp_path / "runs", "push", "kaggle", "--wait", "--timeout", "120", "--script", NOTEBOOK, "--data",
+                   f"{mnist_npz}:../input/mnist.npz", env={**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url})
+        assert server.violations == [] and done.returncode == 0, done.stderr[-3000:]
+        assert server.pushed["kernelType"] == "notebook" and server.datasets[dataset]["versions"] == [{"mnist.npz": mnist_npz.read_bytes()}]
+        # the SDK sends each cell's source as one string and a code cell's outputs cleared, as Kaggle wants them
+        sent = [dict(cell, source="".join(cell["source"]), **({"outputs": []} if "outputs" in cell else {}))
+                for cell in json.loads(NOTEBOOK.read_text())["cells"]]
+        assert script_notebook.user_cells(server.pushed["text"]) == sent
+    run_dir, results = only_run(tmp_path / "runs", "kaggle")
+    assert results["platform"]["obtained"] == "executed" and results["experiment"]["kind"] == "notebook"
+    assert results["weights_sha256"] == kaggle_notebook[1]["weights_sha256"]
 
 
 def test_codalab_links_each_item_as_a_dependency_of_the_run(store, local_run, mnist_npz):
