@@ -237,6 +237,34 @@ def test_comet_tracks_the_script_through_the_fit_hook_offline(store, local_run, 
     assert (run_dir / "work" / "output" / results["platform"]["comet_offline_zip"]).is_file()
 
 
+def test_comet_tracks_a_notebook_offline_and_online(mnist_npz, local_run, tmp_path):
+    """kaggle-style.ipynb on Comet: offline, a zip with the notebook's experiment; online, through the real
+    SDK against the stand-in, its parameters, every epoch's metrics (the fit hook's, from the kernel), the
+    test metrics, its outputs and the notebook itself; the script's weights both times."""
+    from tests.comet_server import CometStandIn
+
+    data, quiet = f"{mnist_npz}:../input/mnist.npz", {"COMET_AUTO_LOG_ENV_DETAILS": "false", "COMET_DISABLE_ANNOUNCEMENT": "true",
+                                                       "COMET_ERROR_TRACKING_ENABLE": "false", "HOME": str(tmp_path)}
+    offline = cli(tmp_path / "off", "emulate", "comet", "--script", NOTEBOOK, "--data", data, env={**quiet, "COMET_API_KEY": ""})
+    assert offline.returncode == 0, offline.stdout[-2000:] + offline.stderr[-3000:]
+    run_dir, results = only_run(tmp_path / "off", "comet")
+    assert results["platform"]["comet_mode"] == "offline" and results["weights_sha256"] == local_run["weights_sha256"]
+    assert (run_dir / "work" / "output" / results["platform"]["comet_offline_zip"]).is_file()
+    with CometStandIn("test-key") as server:
+        online = cli(tmp_path / "on", "push", "comet", "--wait", "--script", NOTEBOOK, "--data", data,
+                     env={**quiet, "COMET_API_KEY": "test-key", "COMET_URL_OVERRIDE": server.url, "COMET_WORKSPACE": "tester"})
+        assert online.returncode == 0 and server.violations == [], online.stderr[-3000:] + str(server.violations)
+    run_dir, results = only_run(tmp_path / "on", "comet")
+    assert results["platform"]["comet_mode"] == "online" and results["weights_sha256"] == local_run["weights_sha256"]
+    assert server.parameters["script"] == "kaggle-style.ipynb" and results["history"]
+    for row in results["history"]:
+        logged = [m for m in server.metrics if m["metricName"] == "accuracy" and int(m["epoch"]) == row["epoch"]]
+        assert logged and float(logged[-1]["metricValue"]) == pytest.approx(row["accuracy"], rel=1e-6)
+    assert [float(m["metricValue"]) for m in server.metrics if m["metricName"] == "test_accuracy"] == [
+        pytest.approx(results["test"]["accuracy"], rel=1e-6)]
+    assert {"results.json", "predictions.csv", "model.h5"} <= set(server.files)
+
+
 def test_a_script_with_its_own_comet_experiment_is_not_tracked_twice(tmp_path, run_store):
     script = tmp_path / "own_comet.py"
     script.write_text(textwrap.dedent(f"""\
