@@ -96,6 +96,7 @@ class CodaLabAdapter(Adapter):
     name = "codalab"
     display_name = "CodaLab"
     user_data_at = "data/"  # the data bundle, linked in as ./data
+    helper_groups = {"dependency_key": "data access"}
     code_dir = "code"  # bundle/code/ is the code bundle; the plan and worksheet sit beside it
     tool = ("cl", f"{INSTALL_HINT}, or set PORTABILITY_CODALAB_CL")
     option_specs = (Option("image", DEFAULT_IMAGE, "the Docker image the run gets"),
