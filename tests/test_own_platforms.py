@@ -376,6 +376,26 @@ def test_a_script_that_raises_on_a_platform_is_a_failed_run_with_its_own_traceba
     assert (run_dir / "work" / "output" / "workspace" / "working" / "partial.txt").read_text() == "kept"
 
 
+def test_a_notebook_cell_that_raises_in_a_kaggle_notebook_kernel_is_a_failed_run_with_its_traceback(tmp_path):
+    """Kaggle stops a notebook kernel at the failing cell: the harness records the run then, failed, with the
+    cell's own traceback; what the cells wrote before is kept."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("open('partial.txt', 'w').write('kept')"),
+        nbformat.v4.new_code_cell("def step():\n    raise ValueError('bad shape')\n\nstep()"),
+        nbformat.v4.new_code_cell("print('never runs')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "breaks.ipynb")
+    done = cli(tmp_path / "runs", "emulate", "kaggle", "--script", tmp_path / "breaks.ipynb")
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    output = next((tmp_path / "runs" / "kaggle").iterdir()) / "work" / "output"
+    results = json.loads((output / "results.json").read_text())
+    assert results["status"] == "failed" and "breaks.ipynb raised ValueError: bad shape in a code cell" in results["message"]
+    assert "--- breaks.ipynb's traceback (last lines) ---" in results["message"] and "step()" in results["message"]
+    assert (output / "workspace" / "working" / "partial.txt").read_text() == "kept"
+
+
 def test_platforms_that_do_not_take_a_script_yet_say_so(tmp_path):
     done = portability("emulate", "beat", "--script", TRAIN)
     assert done.returncode == 2 and "your own script does not run on beat yet" in done.stderr
