@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from adapters import bundle, codalab_image, emulation
+from adapters import bundle, codalab_image, codalab_script, emulation, own_experiment
 from adapters.options import Option
 from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, explain
 from core import config as configuration, datasets
@@ -96,6 +96,7 @@ class CodaLabAdapter(Adapter):
     name = "codalab"
     display_name = "CodaLab"
     user_data_at = "data/"  # the data bundle, linked in as ./data
+    helper_groups = {"dependency_key": "data access"}
     code_dir = "code"  # bundle/code/ is the code bundle; the plan and worksheet sit beside it
     tool = ("cl", f"{INSTALL_HINT}, or set PORTABILITY_CODALAB_CL")
     option_specs = (Option("image", DEFAULT_IMAGE, "the Docker image the run gets"),
@@ -175,25 +176,29 @@ class CodaLabAdapter(Adapter):
         missing = self.check()
         if missing:
             raise MissingCredentials("; ".join(missing))
-        config = configuration.config_from_dict(json.loads((run_dir / "config.json").read_text()))
-        options = self.options()
+        options, values = self.options(), json.loads((run_dir / "config.json").read_text())
+        script = own_experiment.is_script(values)
+        if script:  # an image with the packages the script imports
+            options["image"], handle.details["script_image"] = codalab_script.image_for(options["image"], run_dir)
         handle.details["image_checked"] = codalab_image.checked_for_run(options["image"])
         session = handle.details.setdefault("session", f"portability-{handle.run_id}")
         handle.details["worksheet"] = options["worksheet"]  # status and pull go to this server, from any CODALAB_HOME
         cl = functools.partial(self.cl, session=session)
         self.open_worksheet(cl, options["worksheet"])
-        data_uuid = self.data_uuid(cl, config, run_dir)
+        inputs = codalab_script.upload_inputs(cl, run_dir) if script else \
+            {"data": self.data_uuid(cl, configuration.config_from_dict(values), run_dir)}
         code_uuid = cl("upload", str(run_dir / "bundle" / "code"), "-n", f"portability-code-{handle.bundle_hash[:12]}",
                        "-d", "portability experiment code (entry + core)").splitlines()[-1].strip()
         network_off = options["network"] == "off"
-        run_uuid = cl("run", f"code:{code_uuid}", f"data:{data_uuid}", "python code/experiment.py",
+        run_uuid = cl("run", f"code:{code_uuid}", *(f"{key}:{uuid}" for key, uuid in inputs.items()), "python code/experiment.py",
                       "--request-docker-image", options["image"], "--request-memory", options["memory"],
                       "--request-cpus", options["cpus"], "--request-gpus", options["gpus"],
                       "--request-time", options["time"], *([] if network_off else ["--request-network"]),
                       "-n", f"portability-{handle.run_id}",
                       launcher=run_dir / "bundle" / LAUNCHER if network_off else None).splitlines()[-1].strip()
         handle.remote_id = run_uuid
-        handle.details.update(run_uuid=run_uuid, code_uuid=code_uuid, data_uuid=data_uuid, **options)
+        handle.details.update(run_uuid=run_uuid, code_uuid=code_uuid, **options,
+                              **({"input_uuids": inputs} if script else {"data_uuid": inputs["data"]}))
         recorded = cl("info", "-f", "request_network", run_uuid).strip()  # what the server stored
         handle.details["request_network"] = recorded
         if recorded != str(not network_off):
@@ -269,6 +274,7 @@ class CodaLabAdapter(Adapter):
             for name in ("results.json", "model.h5", "model.keras"):
                 if (out / name).is_file():
                     shutil.copyfile(out / name, target / name)
+            own_experiment.copy_outputs(out, target)  # what a user's own script wrote
             log = "".join((out / name).read_text(errors="replace") for name in ("stdout", "stderr") if (out / name).is_file())
             if not (out / "results.json").is_file():
                 log += self.failure(handle, log)

@@ -32,7 +32,7 @@ class CometAdapter(TrainsHere, Adapter):
     emulation_variables = ("COMET_",)
     runs_with_own_credentials = True
     kept_folder = "comet-offline"  # the offline zip, until `portability push comet` uploads it
-    helper_groups = {"start_comet": "result upload", "EpochMetrics": "result upload"}
+    helper_groups = {"start_comet": "result upload", "EpochMetrics": "result upload", "track_notebook": "result upload"}
 
     def how_it_ran(self, platform, mode):
         return label(platform, mode)

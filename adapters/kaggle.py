@@ -141,9 +141,10 @@ class KaggleAdapter(Adapter):
     def render(self, config):
         """The script kernel (one self-contained file), or a notebook kernel: the same bundle in a
         collapsed cell, the experiment's steps as readable cells."""
-        if self.kernel_type == "script":
+        from adapters import notebook, own_experiment
+
+        if self.kernel_type == "script" or own_experiment.is_script(config):  # a user's notebook: its own cells
             return super().render(config)
-        from adapters import notebook
 
         text = notebook.for_platform(self.name, self.slots(config), self.bundle_config(config))
         return {self.entry_path(): text, **self.manifests(config)}
@@ -162,9 +163,10 @@ class KaggleAdapter(Adapter):
 
     def describe_push(self, bundle_dir):
         metadata = (pathlib.Path(bundle_dir) / "kernel-metadata.json").read_text()
-        size = (pathlib.Path(bundle_dir) / self.entry_path()).stat().st_size
+        code_file = json.loads(metadata)["code_file"]
+        size = (pathlib.Path(bundle_dir) / code_file).stat().st_size
         return (f"kaggle: would push the folder {bundle_dir} with kaggle kernels push:\n"
-                f"  {self.entry_path()} ({size:,} bytes)\n  kernel-metadata.json:\n" + metadata)
+                f"  {code_file} ({size:,} bytes)\n  kernel-metadata.json:\n" + metadata)
 
     # lifecycle ----------------------------------------------------------------------------
     def api(self):

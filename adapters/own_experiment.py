@@ -101,7 +101,7 @@ def render(adapter, experiment):
     code = bundle.code_files(adapter.name, platform.slots(adapter, experiment), config_text)
     code[config["own_experiment"]["script"]] = experiment.path.read_text()
     if adapter.single_file:
-        code = {adapter.entry_path(): bundle.single_file({**code, **bundle.core_files()})}
+        code = platform.single_file(adapter, experiment, {**code, **bundle.core_files()})
     else:
         code = {str(pathlib.PurePosixPath(adapter.code_dir, path)): text for path, text in code.items()}
     return {**code, **platform.manifests(adapter, experiment)}

@@ -11,6 +11,7 @@ A platform not listed in PLATFORMS refuses a script with a message naming the pl
 import json
 import pathlib
 import shutil
+import sys
 import tempfile
 import time
 
@@ -18,6 +19,7 @@ from adapters.base import Adapter
 from adapters.trains_here import TrainsHere
 from core.errors import UsageError
 
+NOTEBOOK_ENTRY = "experiment.ipynb"  # a notebook kernel's file (Kaggle)
 INPUTS = "inputs.json"  # in a pushed run's folder: {item name: its path here}, what the platform delivers
 
 
@@ -55,27 +57,61 @@ class ScriptPlatform:
     def after_emulation(self, adapter, run_dir):
         """Clean what the emulated runtime left that is not the run's output."""
 
+    def single_file(self, adapter, experiment, files):
+        """{the entry: the bundle in one file}, for a platform that runs one file."""
+        from adapters import bundle
+
+        return {adapter.entry_path(): bundle.single_file(files)}
+
 
 class CodaLabScript(ScriptPlatform):
-    """CodaLab: each --data item an uploaded bundle, a dependency of the run keyed by its name (a link in
-    the run's working folder, which is also its output bundle); the shim hands them to the workspace."""
+    """CodaLab: each --data item an uploaded bundle, a dependency of the run under its key (a link in the
+    run's working folder, which is also its output bundle); the shim hands them to the workspace. The push
+    is adapters/codalab_script.py; the image gets the script's packages (requirements.txt)."""
 
-    pushable = False  # uploading the items with cl: not yet (the emulation runs the same bundle)
-    delivery = ("each --data item is a bundle, a dependency of the run linked in under its name; the shim "
-                "lays it out at its DEST (push: not yet, emulate runs the same bundle)")
+    delivery = ("each --data item is uploaded as its own bundle (reused when one of yours has its content), a "
+                "dependency of the run linked in under its name; the shim lays it out at its DEST")
+
+    def requirements(self, experiment):
+        from adapters import docker
+
+        lines, source = experiment.requirements()
+        note = f"# the script's packages, from {source}: the run's image gets them\n" if lines else ""
+        return docker.pinned_requirements() + note + "".join(f"{line}\n" for line in lines)
+
+    def slots(self, adapter, experiment):
+        from adapters import codalab_script
+
+        return {"IMAGE": codalab_script.run_image(adapter.platform_options["image"], self.requirements(experiment))}
+
+    def manifests(self, adapter, experiment):
+        from adapters import bundle, codalab
+
+        files = {"requirements.txt": self.requirements(experiment)}
+        if adapter.platform_options["network"] == "off":
+            files[codalab.LAUNCHER] = (bundle.SHIMS / codalab.LAUNCHER).read_text()
+        return files
 
     def sandbox(self, adapter, run_dir):
         box = adapter.sandbox(run_dir, None, {})
         uuid = box.cwd.lstrip("/")
-        for name, path in sorted(inputs(run_dir).items()):
-            box.binds.append((pathlib.Path(path), f"/bundles/{uuid}-{name}", True))
-            box.links.append((f"/bundles/{uuid}-{name}", f"{box.cwd}/{name}"))
+        for key, path in self.keyed(run_dir).items():
+            box.binds.append((pathlib.Path(path), f"/bundles/{uuid}-{key}", True))
+            box.links.append((f"/bundles/{uuid}-{key}", f"{box.cwd}/{key}"))
         return box
 
+    def keyed(self, run_dir):
+        """{dependency key: the item's path here}, the keys the shim reads."""
+        from adapters.shims import codalab as shim
+
+        items = json.loads((pathlib.Path(run_dir) / "bundle" / "code" / "config.json").read_text())["own_experiment"]["items"]
+        return {shim.dependency_key(item["name"], index): inputs(run_dir)[item["name"]]
+                for index, item in enumerate(items, start=1)}
+
     def after_emulation(self, adapter, run_dir):
-        for name in inputs(run_dir):  # the worker's links, not part of the output bundle
-            if (pathlib.Path(run_dir) / "work" / "output" / name).is_symlink():
-                (pathlib.Path(run_dir) / "work" / "output" / name).unlink()
+        for key in self.keyed(run_dir):  # the worker's links, not part of the output bundle
+            if (pathlib.Path(run_dir) / "work" / "output" / key).is_symlink():
+                (pathlib.Path(run_dir) / "work" / "output" / key).unlink()
 
 
 class DockerScript(ScriptPlatform):
@@ -132,13 +168,29 @@ class KaggleScript(ScriptPlatform):
     def slots(self, adapter, experiment):
         return {"KERNEL_ID": self.kernel_id(adapter, experiment)}
 
+    def kernel_type(self, adapter, experiment):
+        """A notebook kernel for a notebook (its cells as they are), a script kernel for a script."""
+        if experiment.kind == "notebook":
+            return "notebook"
+        if adapter.kernel_type != "script":
+            raise UsageError("your own .py script runs on Kaggle as a script kernel: drop --kernel-type notebook "
+                             "(a .ipynb runs as a notebook kernel)")
+        return "script"
+
+    def single_file(self, adapter, experiment, files):
+        if self.kernel_type(adapter, experiment) == "script":
+            return super().single_file(adapter, experiment, files)
+        from adapters import script_notebook
+
+        return {NOTEBOOK_ENTRY: script_notebook.render(files, experiment.path)}
+
     def manifests(self, adapter, experiment):
         from adapters import kaggle
 
-        if adapter.kernel_type != "script":
-            raise UsageError("your own script runs on Kaggle as a script kernel: drop --kernel-type notebook")
+        kind = self.kernel_type(adapter, experiment)
         values = {"id": self.kernel_id(adapter, experiment), "title": self.title(experiment),
-                  "code_file": adapter.entry_path(), "language": "python", "kernel_type": "script",
+                  "code_file": NOTEBOOK_ENTRY if kind == "notebook" else adapter.entry_path(),
+                  "language": "python", "kernel_type": kind,
                   "is_private": True, "enable_gpu": False, "enable_tpu": False, "enable_internet": False,
                   "dataset_sources": [self.dataset_id(adapter, experiment)] if experiment.checked.data else [],
                   "competition_sources": [], "kernel_sources": [], "model_sources": [],
@@ -199,6 +251,9 @@ class KaggleScript(ScriptPlatform):
         """A committed kernel: the attached data set's files under /kaggle/input (old or new layout)."""
         box = super().sandbox(adapter, run_dir)
         metadata = json.loads((pathlib.Path(run_dir) / "bundle" / "kernel-metadata.json").read_text())
+        if metadata["kernel_type"] == "notebook":  # run unmodified by nbclient, as Kaggle runs a notebook
+            box.argv = [sys.executable, "-m", "adapters.notebook", pathlib.Path(run_dir) / "bundle" / metadata["code_file"],
+                        "/kaggle/working"]
         for dataset in metadata["dataset_sources"]:
             folder = self.input_folder(adapter, dataset)
             box.binds += [(pathlib.Path(path), f"{folder}/{name}", True) for name, path in sorted(inputs(run_dir).items())]

@@ -105,13 +105,8 @@ def run(spec, run_dir, log=print, platform="local", obtained=None, data_dir=None
     """Run `spec` in run_dir/workspace and write run_dir/results.json; returns the results dict.
     `data_dir`/`allow_network`: where the Keras loaders' data comes from (capture.install). Raises
     UsageError on bad input (nothing written) and ScriptError after writing a run that gave no result."""
-    checked = check(spec)
-    run_dir = pathlib.Path(run_dir).resolve()  # the script runs with its working folder as current folder
-    run_dir.mkdir(parents=True, exist_ok=True)
-    results_file.write_json(run_dir / "config.json", checked.config())
-    working = workspace.lay_out(run_dir / "workspace", checked.data)
+    checked, run_dir, working = prepare(spec, run_dir, log)
     started = time.perf_counter()
-    log(f"{checked.kind}: {' '.join([checked.path.name, *checked.describe()['args']])} in {working}")
     hooks = dict(seed=spec.seed, data_dir=str(data_dir) if data_dir else None, allow_network=allow_network)
     if checked.kind == "script":
         record, failure = run_python(checked, working, dict(hooks, log=log))
@@ -119,10 +114,26 @@ def run(spec, run_dir, log=print, platform="local", obtained=None, data_dir=None
         from core import notebook_run
 
         record, failure = notebook_run.run(checked.path, working, run_dir, hooks, log)
+    return conclude(checked, run_dir, record, failure, time.perf_counter() - started,
+                    dict(name=platform, obtained=obtained or os.environ.get("PORTABILITY_OBTAINED", "executed"), **(extra or {})))
+
+
+def prepare(spec, run_dir, log=print):
+    """(checked spec, run_dir resolved, working/): config.json written, the workspace laid out."""
+    checked = check(spec)
+    run_dir = pathlib.Path(run_dir).resolve()  # the script runs with its working folder as current folder
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results_file.write_json(run_dir / "config.json", checked.config())
+    working = workspace.lay_out(run_dir / "workspace", checked.data)
+    log(f"{checked.kind}: {' '.join([checked.path.name, *checked.describe()['args']])} in {working}")
+    return checked, run_dir, working
+
+
+def conclude(checked, run_dir, record, failure, seconds, platform):
+    """results.json from what the hooks captured (the outputs listed); ScriptError if no result."""
     outputs = workspace.outputs(run_dir / "workspace", checked.data,
                                 exclude=[checked.path.name] if checked.kind == "script" else [])
-    results = assemble(checked, run_dir, record, failure, outputs, time.perf_counter() - started,
-                       dict(name=platform, obtained=obtained or os.environ.get("PORTABILITY_OBTAINED", "executed"), **(extra or {})))
+    results = assemble(checked, run_dir, record, failure, outputs, seconds, platform)
     results_file.write_json(run_dir / "results.json", results)
     if results["status"] != "completed":
         raise ScriptError(results["message"])

@@ -3,6 +3,7 @@ REST server, bundle manager and a real worker running the bundles in Docker, in 
 image, with the network off. Each test that shows one of the differences the genuine server revealed
 (issue 26) names it. The root user's password is "codalab", the platform's name (difference 8)."""
 
+import functools
 import json
 import os
 import secrets
@@ -14,10 +15,12 @@ import time
 import numpy as np
 import pytest
 
-from adapters import codalab
+from adapters import codalab, codalab_script
+from core import workspace
 from tests import codalab_genuine
 from tests.contract import AdapterContract
 from tests.conftest import portability, synthetic_images
+from tests.own_data import FIXTURES, small_mnist_npz
 
 TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "64", "--target-accuracy", "0.5"]
 
@@ -185,6 +188,41 @@ def test_an_interrupted_push_resumes_then_status_and_pull_from_another_home(coda
     for text in (killed.stderr, resumed.stdout, resumed.stderr, pulled.stdout, (run_store / run / "results.json").read_text()):
         assert "[redacted]" not in text
     assert "codalab" in pulled.stdout and results["platform"]["name"] == "codalab"
+
+
+def test_a_researchers_own_script_runs_with_each_data_item_a_bundle_at_its_dest(genuine, run_store, tmp_path, monkeypatch):
+    """push codalab --script: the seed-style script (it imports pandas), unmodified. Each --data item is
+    uploaded as its own bundle (a file, and a folder whose name CodaLab refuses as a key), a dependency of
+    the run that the shim lays out at its DEST; the image gets pandas; status, wait and pull as for the
+    built-in experiment; the outputs come back and the weights are the local run's. The ready uploads are
+    reused."""
+    npz = small_mnist_npz(tmp_path, train=1000, test=200)
+    (tmp_path / "notes v1").mkdir()
+    (tmp_path / "notes v1" / "readme.txt").write_text("not read by the script\n")
+    script = ["--script", FIXTURES / "train.py", "--data", npz, "--data", f"{tmp_path / 'notes v1'}:../input/notes"]
+    local = portability("run", *script, "--quiet", "--", "1", "128", env={**genuine, "PORTABILITY_RUNS_DIR": str(tmp_path / "l")})
+    assert local.returncode == 0, local.stderr[-2000:]
+    local_results = json.loads(next((tmp_path / "l").glob("local/*/results.json")).read_text())
+    pushed = portability("push", "codalab", "--wait", *script, "--", "1", "128", env=genuine)
+    assert pushed.returncode == 0 and "[executed on codalab]" in pushed.stdout, pushed.stdout[-2000:] + pushed.stderr[-3000:]
+    run = next(run_store.glob("codalab/*")).relative_to(run_store).as_posix()
+    results, details = json.loads((run_store / run / "results.json").read_text()), handle_of(run_store, run)["details"]
+    assert results["weights_sha256"] == local_results["weights_sha256"] and results["test"] == local_results["test"]
+    assert results["platform"]["obtained"] == "executed" and results["experiment"]["kind"] == "script"
+    assert [item["dest"] for item in results["experiment"]["data"]] == ["mnist.npz", "../input/notes/readme.txt"]
+    uuid = handle_of(run_store, run)["remote_id"]
+    assert [item["path"] for item in results["experiment"]["data"]] == [
+        f"/{uuid}/mnist.npz", f"/{uuid}/input-2-notes_v1/readme.txt"]  # each dependency's link, by its key
+    assert sorted(details["input_uuids"]) == ["input-2-notes_v1", "mnist.npz"]
+    assert all(bundle_state(genuine, item) == "ready" for item in details["input_uuids"].values())
+    assert "pandas" in details["script_image"] and results["platform"]["image"] == details["image"]
+    for output in results["artifacts"]["outputs"]:  # predictions.csv and model.h5, pulled
+        assert workspace.sha256_file(run_store / run / "outputs" / output["path"]) == output["sha256"]
+    assert sorted(output["path"] for output in results["artifacts"]["outputs"]) == ["model.h5", "predictions.csv"]
+    for key, value in genuine.items():  # the same user again, in this process: the uploads are found, not sent
+        monkeypatch.setenv(key, value)
+    again = functools.partial(codalab.CodaLabAdapter().cl, session=details["session"])
+    assert codalab_script.upload_inputs(again, run_store / run) == details["input_uuids"]
 
 
 class TestCodaLabContract(AdapterContract):

@@ -166,14 +166,59 @@ def test_kaggle_push_uploads_the_data_as_a_private_data_set_then_a_new_version(k
     assert_outputs_pulled(run_dir, results)
 
 
-def test_a_notebook_runs_in_the_kaggle_kernel_with_the_scripts_weights(local_run, mnist_npz, tmp_path):
-    """kaggle-style.ipynb reads ../input/mnist.npz: the data set attached, laid out there, unmodified."""
-    done = cli(tmp_path / "runs", "emulate", "kaggle", "--script", FIXTURES / "kaggle-style.ipynb", "--data",
-               f"{mnist_npz}:../input/mnist.npz")
+NOTEBOOK = FIXTURES / "kaggle-style.ipynb"
+
+
+@pytest.fixture(scope="module")
+def kaggle_notebook(store, mnist_npz, tmp_path_factory):
+    """kaggle-style.ipynb in the emulation of Kaggle's notebook runtime (nbclient runs the kernel's .ipynb)."""
+    runs = tmp_path_factory.mktemp("notebook-runs")
+    done = cli(runs, "emulate", "kaggle", "--script", NOTEBOOK, "--data", f"{mnist_npz}:../input/mnist.npz")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    run_dir, results = only_run(tmp_path / "runs", "kaggle")
+    return only_run(runs, "kaggle")
+
+
+def test_a_notebook_runs_as_a_kaggle_notebook_kernel_with_the_scripts_weights(kaggle_notebook, local_run):
+    """kaggle-style.ipynb reads ../input/mnist.npz: a notebook kernel whose cells are the user's, as they are,
+    between one harness cell before and one after; the data set attached, laid out there; the script's weights."""
+    from adapters import script_notebook
+
+    run_dir, results = kaggle_notebook
+    metadata = json.loads((run_dir / "bundle" / "kernel-metadata.json").read_text())
+    assert metadata["kernel_type"] == "notebook" and metadata["code_file"] == "experiment.ipynb"
+    pushed = json.loads((run_dir / "bundle" / "experiment.ipynb").read_text())
+    original = json.loads(NOTEBOOK.read_text())
+    assert script_notebook.user_cells(json.dumps(pushed)) == original["cells"] and len(pushed["cells"]) == len(original["cells"]) + 2
+    assert pushed["metadata"] == original["metadata"]
     assert results["experiment"]["kind"] == "notebook" and results["weights_sha256"] == local_run["weights_sha256"]
-    assert (run_dir / "work" / "output" / "notebook.executed.ipynb").is_file()
+    assert results["platform"]["obtained"] == "emulated" and results["experiment"]["sha256"] == workspace.sha256_file(NOTEBOOK)
+    assert (run_dir / "work" / "output" / "__notebook__.ipynb").is_file()  # the executed kernel, as Kaggle keeps it
+
+
+def test_kaggle_push_of_a_notebook_sends_a_notebook_kernel(kaggle_notebook, mnist_npz, tmp_path):
+    """Through the real SDK against the stand-in, which checks a notebook kernel strictly: kernelType
+    notebook, a valid .ipynb with the bundle cell; the user's cells in it as they are; the data set
+    uploaded; the kernel's outputs (the emulated notebook kernel's) pulled with its weights."""
+    from adapters import script_notebook
+
+    output = kaggle_notebook[0] / "work" / "output"
+    outputs = {str(path.relative_to(output)): path.read_bytes() for path in output.rglob("*")
+               if path.is_file() and path.name != "mnist.npz"}
+    credentials = {"KAGGLE_USERNAME": "tester", "KAGGLE_KEY": "secret-key", "KAGGLE_API_TOKEN": "",
+                   "KAGGLE_CONFIG_DIR": str(tmp_path / "kaggle"), "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    dataset = "tester/portability-kaggle-style-data"
+    with KaggleDatasetStandIn("tester", "secret-key", outputs, dataset_sources=[[dataset]], kernel_type="notebook") as server:
+        done = cli(tmp_path / "runs", "push", "kaggle", "--wait", "--timeout", "120", "--script", NOTEBOOK, "--data",
+                   f"{mnist_npz}:../input/mnist.npz", env={**credentials, "PORTABILITY_KAGGLE_ENDPOINT": server.url})
+        assert server.violations == [] and done.returncode == 0, done.stderr[-3000:]
+        assert server.pushed["kernelType"] == "notebook" and server.datasets[dataset]["versions"] == [{"mnist.npz": mnist_npz.read_bytes()}]
+        # the SDK sends each cell's source as one string and a code cell's outputs cleared, as Kaggle wants them
+        sent = [dict(cell, source="".join(cell["source"]), **({"outputs": []} if "outputs" in cell else {}))
+                for cell in json.loads(NOTEBOOK.read_text())["cells"]]
+        assert script_notebook.user_cells(server.pushed["text"]) == sent
+    run_dir, results = only_run(tmp_path / "runs", "kaggle")
+    assert results["platform"]["obtained"] == "executed" and results["experiment"]["kind"] == "notebook"
+    assert results["weights_sha256"] == kaggle_notebook[1]["weights_sha256"]
 
 
 def test_codalab_links_each_item_as_a_dependency_of_the_run(store, local_run, mnist_npz):
@@ -183,8 +228,6 @@ def test_codalab_links_each_item_as_a_dependency_of_the_run(store, local_run, mn
     assert results["experiment"]["data"][0]["path"] == f"/{uuid}/mnist.npz"  # the dependency's link, by its name
     assert not (run_dir / "work" / "output" / "mnist.npz").exists()  # the link is not part of the output bundle
     assert_outputs_pulled(run_dir, results)
-    push = cli(store, "push", "codalab", "--script", TRAIN, "--data", mnist_npz)
-    assert push.returncode == 2 and "emulate codalab --script" in push.stderr
 
 
 def test_comet_tracks_the_script_through_the_fit_hook_offline(store, local_run, mnist_npz):
@@ -192,6 +235,34 @@ def test_comet_tracks_the_script_through_the_fit_hook_offline(store, local_run, 
     assert_same_experiment(results, local_run, "comet")
     assert results["platform"]["comet_mode"] == "offline" and results["platform"]["comet_key"]
     assert (run_dir / "work" / "output" / results["platform"]["comet_offline_zip"]).is_file()
+
+
+def test_comet_tracks_a_notebook_offline_and_online(mnist_npz, local_run, tmp_path):
+    """kaggle-style.ipynb on Comet: offline, a zip with the notebook's experiment; online, through the real
+    SDK against the stand-in, its parameters, every epoch's metrics (the fit hook's, from the kernel), the
+    test metrics, its outputs and the notebook itself; the script's weights both times."""
+    from tests.comet_server import CometStandIn
+
+    data, quiet = f"{mnist_npz}:../input/mnist.npz", {"COMET_AUTO_LOG_ENV_DETAILS": "false", "COMET_DISABLE_ANNOUNCEMENT": "true",
+                                                       "COMET_ERROR_TRACKING_ENABLE": "false", "HOME": str(tmp_path)}
+    offline = cli(tmp_path / "off", "emulate", "comet", "--script", NOTEBOOK, "--data", data, env={**quiet, "COMET_API_KEY": ""})
+    assert offline.returncode == 0, offline.stdout[-2000:] + offline.stderr[-3000:]
+    run_dir, results = only_run(tmp_path / "off", "comet")
+    assert results["platform"]["comet_mode"] == "offline" and results["weights_sha256"] == local_run["weights_sha256"]
+    assert (run_dir / "work" / "output" / results["platform"]["comet_offline_zip"]).is_file()
+    with CometStandIn("test-key") as server:
+        online = cli(tmp_path / "on", "push", "comet", "--wait", "--script", NOTEBOOK, "--data", data,
+                     env={**quiet, "COMET_API_KEY": "test-key", "COMET_URL_OVERRIDE": server.url, "COMET_WORKSPACE": "tester"})
+        assert online.returncode == 0 and server.violations == [], online.stderr[-3000:] + str(server.violations)
+    run_dir, results = only_run(tmp_path / "on", "comet")
+    assert results["platform"]["comet_mode"] == "online" and results["weights_sha256"] == local_run["weights_sha256"]
+    assert server.parameters["script"] == "kaggle-style.ipynb" and results["history"]
+    for row in results["history"]:
+        logged = [m for m in server.metrics if m["metricName"] == "accuracy" and int(m["epoch"]) == row["epoch"]]
+        assert logged and float(logged[-1]["metricValue"]) == pytest.approx(row["accuracy"], rel=1e-6)
+    assert [float(m["metricValue"]) for m in server.metrics if m["metricName"] == "test_accuracy"] == [
+        pytest.approx(results["test"]["accuracy"], rel=1e-6)]
+    assert {"results.json", "predictions.csv", "model.h5"} <= set(server.files)
 
 
 def test_a_script_with_its_own_comet_experiment_is_not_tracked_twice(tmp_path, run_store):
@@ -303,6 +374,26 @@ def test_a_script_that_raises_on_a_platform_is_a_failed_run_with_its_own_traceba
     assert results["status"] == "failed" and "breaks.py raised ValueError: bad shape" in results["message"]
     assert "--- breaks.py's traceback (last lines) ---" in results["message"] and "in step" in results["message"]
     assert (run_dir / "work" / "output" / "workspace" / "working" / "partial.txt").read_text() == "kept"
+
+
+def test_a_notebook_cell_that_raises_in_a_kaggle_notebook_kernel_is_a_failed_run_with_its_traceback(tmp_path):
+    """Kaggle stops a notebook kernel at the failing cell: the harness records the run then, failed, with the
+    cell's own traceback; what the cells wrote before is kept."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("open('partial.txt', 'w').write('kept')"),
+        nbformat.v4.new_code_cell("def step():\n    raise ValueError('bad shape')\n\nstep()"),
+        nbformat.v4.new_code_cell("print('never runs')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "breaks.ipynb")
+    done = cli(tmp_path / "runs", "emulate", "kaggle", "--script", tmp_path / "breaks.ipynb")
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    output = next((tmp_path / "runs" / "kaggle").iterdir()) / "work" / "output"
+    results = json.loads((output / "results.json").read_text())
+    assert results["status"] == "failed" and "breaks.ipynb raised ValueError: bad shape in a code cell" in results["message"]
+    assert "--- breaks.ipynb's traceback (last lines) ---" in results["message"] and "step()" in results["message"]
+    assert (output / "workspace" / "working" / "partial.txt").read_text() == "kept"
 
 
 def test_platforms_that_do_not_take_a_script_yet_say_so(tmp_path):

@@ -143,7 +143,7 @@ def test_diff_codalab_shows_its_shim():
     done = portability("diff", "codalab")
     assert done.returncode == 0
     assert "+++ platforms/codalab/shim.py" in done.stdout and "+def export_results(out_dir):" in done.stdout
-    assert done.stdout.strip().splitlines()[-1].startswith("changed lines: data access 5, result upload")  # script_inputs: where CodaLab puts a script's data
+    assert done.stdout.strip().splitlines()[-1].startswith("changed lines: data access 12, result upload")  # script_inputs and dependency_key: where CodaLab puts a script's data
 
 
 @pytest.mark.slow

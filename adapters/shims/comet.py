@@ -108,6 +108,16 @@ def track_script(own, out_dir):
     return [EpochMetrics()]
 
 
+def track_notebook(out_dir, results):
+    """Your own notebook: its cells ran in a Jupyter kernel (another process), where the fit hook kept
+    each epoch's metrics; it is tracked here as a script is at its first fit, its epochs logged from them."""
+    config = results["config"]
+    track_script({"config": config, "args": config["args"], "seed": config["seed"]}, out_dir)
+    for row in results["history"]:
+        metrics = {k: v for k, v in row.items() if k not in ("epoch", "phase", "seconds", "validation_seconds")}
+        TRACKER["experiment"].log_metrics(metrics, step=row["epoch"], epoch=row["epoch"])
+
+
 def run_details():
     if "experiment" not in TRACKER:  # your own script: filled in at export, once it has trained
         return {"compute": "local"}
@@ -142,6 +152,8 @@ def export_results(out_dir):
 
 def export_script_results(out_dir, results):
     """Your own script's run: its test metrics, outputs and code (the script itself) logged to Comet."""
+    if "experiment" not in TRACKER and results["experiment"]["kind"] == "notebook" and results["history"]:
+        track_notebook(out_dir, results)
     if "experiment" not in TRACKER:
         results["platform"].update(comet_mode=None, comet_key=TRACKER.get("own_experiment_key"),
                                    comet_tracked_by="the script's own comet_ml experiment"

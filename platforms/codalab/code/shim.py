@@ -4,6 +4,7 @@ becomes the run's output bundle, with a flat summary.json for the worksheet's ta
 import json
 import os
 import pathlib
+import re
 
 from core import config as configuration
 
@@ -32,6 +33,15 @@ def export_results(out_dir):
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def dependency_key(name, index):
+    """The key (the link in the run's folder) of the index-th --data item: its name where CodaLab takes it
+    and the folder has nothing of that name (code, workspace, stdout, ...), else input-INDEX-NAME."""
+    own = ("code", "workspace", "stdout", "stderr", "results.json", "summary.json", "model.h5", "model.keras")
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name) and name not in own:
+        return name
+    return f"input-{index}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
+
+
 def script_inputs(items):
-    """Your own script's --data items: each a dependency of the run, linked in under its name."""
-    return [str(pathlib.Path.cwd() / item["name"]) for item in items]
+    """Your own script's --data items: each a dependency of the run, linked in under its key."""
+    return [str(pathlib.Path.cwd() / dependency_key(item["name"], index)) for index, item in enumerate(items, start=1)]
