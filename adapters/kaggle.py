@@ -11,7 +11,6 @@ import io
 import json
 import os
 import pathlib
-import re
 import shutil
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import adapters
 from adapters import bundle, kaggle_outputs
 from adapters.base import Adapter, MissingCredentials, MissingSDK, PlatformError, State, explain
 from adapters.kaggle_auth import access_token, credentials, credentials_hint
+from adapters.kaggle_metadata import slugify, validate_metadata  # noqa: F401 (kaggle.slugify: used by own_platforms)
 from adapters.options import Option
 from core import config as configuration, datasets
 from core.errors import UsageError
@@ -33,10 +33,6 @@ PLACEHOLDER_OWNER = "your-kaggle-username"
 OUTPUT_NAMES = ("results.json", "model.h5", "model.keras", "log.txt")
 STATES = {"QUEUED": "queued", "NEW_SCRIPT": "queued", "RUNNING": "running", "COMPLETE": "completed",
           "ERROR": "failed", "CANCEL_REQUESTED": "cancelling", "CANCEL_ACKNOWLEDGED": "cancelled"}
-
-def slugify(title):
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-
 
 class KaggleAdapter(Adapter):
     name = "kaggle"
@@ -286,28 +282,6 @@ class KaggleAdapter(Adapter):
             box.binds.append((data_dir, "/kaggle/input/" + (name if layout == "old" else f"datasets/{owner}/{name}"), True))
         box.env.update(KAGGLE_KERNEL_RUN_TYPE="Batch", KAGGLE_URL_BASE="https://www.kaggle.com")
         return box
-
-
-def validate_metadata(values):
-    """The checks `kaggle kernels push` makes, done before anything is sent."""
-    if len(values["title"]) < 5:
-        raise UsageError("the Kaggle title must be at least 5 characters")
-    owner_slug = values["id"].split("/")
-    if len(owner_slug) != 2 or not all(owner_slug):
-        raise UsageError(f"the Kaggle kernel id {values['id']!r} must be owner/slug")
-    if owner_slug[1] != slugify(values["title"]):
-        raise UsageError(f"the Kaggle kernel slug {owner_slug[1]!r} does not match the title "
-                         f"{values['title']!r} (its slug is {slugify(values['title'])!r})")
-    if not re.fullmatch(r"[a-z0-9-]{5,50}", owner_slug[1]):
-        raise UsageError(f"the Kaggle kernel slug {owner_slug[1]!r} must be 5-50 lowercase letters, digits or dashes")
-    for source in values["dataset_sources"]:
-        if not re.fullmatch(r"[\w.-]+/[\w.-]+", source):
-            raise UsageError(f"the Kaggle data set {source!r} must be owner/dataset-slug")
-    if values["language"] != "python" or values["kernel_type"] not in ("script", "notebook"):
-        raise UsageError("the Kaggle kernel must be a python script or notebook")
-    for key in ("is_private", "enable_gpu", "enable_tpu", "enable_internet"):
-        if not isinstance(values[key], bool):
-            raise UsageError(f"the Kaggle metadata field {key} must be true or false")
 
 
 def _use_endpoint_override():

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from adapters import codalab
+from adapters import codalab, codalab_cli
 from core import config
 from tests.codalab_server import CodaLabStandIn
 from tests.conftest import ROOT, live, live_push, portability
@@ -43,7 +43,7 @@ def test_plan_and_worksheet():
 
 
 def test_missing_cli_and_credentials_are_named(monkeypatch, tmp_path):
-    monkeypatch.setattr(codalab, "ROOT", tmp_path)
+    monkeypatch.setattr(codalab_cli, "ROOT", tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("PORTABILITY_CODALAB_CL", raising=False)
     assert "make codalab-cli" in codalab.CodaLabAdapter().check()[0]
