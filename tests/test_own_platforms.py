@@ -286,6 +286,24 @@ def test_a_three_seed_sweep_of_the_script_gives_a_verdict(mnist_npz, tmp_path):
     assert sorted(seeds) == [1, 2, 3]
 
 
+def test_run_seeds_runs_the_script_once_per_seed_and_gives_the_verdict(tmp_path):
+    """`run --script ... --seeds 1-3`: the script, not the built-in experiment, once per harness seed."""
+    data = small_mnist_npz(tmp_path, train=300, test=100)
+    done = cli(tmp_path / "runs", "run", "--script", TRAIN, "--data", data, "--seeds", "1-3", "--", "1", timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "_sweeps/seeds-train-" in done.stdout and "3 of 3 cells done, 0 failed" in done.stdout
+    runs = [json.loads(path.read_text()) for path in (tmp_path / "runs" / "local").glob("*/results.json")]
+    assert sorted(r["config"]["seed"] for r in runs) == [1, 2, 3] and len({r["weights_sha256"] for r in runs}) == 3
+    assert {r["experiment"]["sha256"] for r in runs} == {workspace.sha256_file(TRAIN)}
+    assert all(r["seeds"]["harness"] == r["config"]["seed"] for r in runs)
+    local = next(line for line in done.stdout.splitlines() if line.startswith("local |")).split(" | ")
+    assert local[3] == "3" and local[8] in ("falls short", "clears the target", "straddles the target")
+    plan = cli(tmp_path / "runs", "push", "local", "beat", "--dry-run", "--script", TRAIN, "--data", data, "--seeds", "4,5")
+    assert plan.returncode == 0 and "sweep seeds-train: 4 cells, 0 complete, 4 to run" in plan.stdout
+    missing = cli(tmp_path / "runs", "run", "--script", tmp_path / "nope.py", "--seeds", "1-2")
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "sweep" not in missing.stdout
+
+
 def test_a_script_grid_refuses_the_built_in_experiments_keys(mnist_npz, tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text(f"base: {{script: {TRAIN}, data: [{mnist_npz}]}}\naxes: {{epochs: [1, 2]}}\n")
