@@ -61,7 +61,7 @@ codalab-server: setup codalab-cli
 PYTHON311 ?= $(shell for p in $(PYTHON) $$(command -v python3.11) $$HOME/.pyenv/versions/3.11*/bin/python; do \
   $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && echo $$p && break; done)
 BEAT_PACKAGES := setuptools==80.10.2 beat.core==1.13.5 beat.backend.python==1.7.15 beat.cmdline==1.10.3 \
-  tensorflow-cpu keras numpy h5py pyyaml pillow
+  tensorflow-cpu keras numpy h5py pyyaml pillow pandas==3.1.1  # pandas: the seed-style scripts import it
 
 beat-env: .beat-venv/.installed
 

@@ -16,7 +16,7 @@ import pathlib
 import re
 import shutil
 
-from adapters import beat_remote, bundle, emulation
+from adapters import beat_remote, beat_script, bundle, emulation, own_experiment
 from adapters.base import PlatformError
 from adapters.base import Adapter
 from adapters.options import Option
@@ -110,6 +110,8 @@ class BeatAdapter(TrainsHere, Adapter):
         return values
 
     def render(self, config):
+        if own_experiment.is_script(config):  # your own script: its --data items as a database
+            return beat_script.render(self, config)
         if config.dataset not in configuration.BUILTIN_DATASETS and not (
                 pathlib.Path(config.dataset).suffix == ".npz"):
             raise UsageError(f"BEAT's database view reads MNIST, Fashion-MNIST or a .npz with x_train, y_train, "
@@ -193,8 +195,8 @@ class BeatAdapter(TrainsHere, Adapter):
         files, loader = bundle.unpack_single_file(library.read_text())
         core = bundle.core_lines(files)
         code = {name: files[name] for name in ("experiment.py", "shim.py")}
-        for kind, pattern in (("database view", "databases/*/1.py"), ("training block", "algorithms/*/portability_train/1.py"),
-                              ("analyzer block", "algorithms/*/portability_analyzer/1.py")):
+        for kind, pattern in (("database view", "databases/*/1.py"), ("training block", "algorithms/*/portability*_train/1.py"),
+                              ("analyzer block", "algorithms/*/portability*_analyzer/1.py")):
             code[kind] = next((folder / "prefix").glob(pattern)).read_text()
         return {**code, "library loader": loader}, core
 
@@ -232,6 +234,9 @@ class BeatAdapter(TrainsHere, Adapter):
 
     def data_folder(self, run_dir):
         values = json.loads((run_dir / "config.json").read_text())
+        if own_experiment.is_script(values):
+            beat_script.check_packages(self, run_dir)
+            return beat_script.data_folder(run_dir)
         if values["dataset"] in configuration.BUILTIN_DATASETS:
             return datasets.fetch(values["dataset"])
         return pathlib.Path(values["dataset"]).resolve().parent
@@ -246,6 +251,9 @@ class BeatAdapter(TrainsHere, Adapter):
 
     def submit(self, handle, run_dir):
         if self.token():
+            if own_experiment.is_script(json.loads((run_dir / "config.json").read_text())):
+                raise UsageError("your own script's --data reaches BEAT as a database, which a BEAT platform hosts "
+                                 "itself: unset BEAT_TOKEN to run it with BEAT's local executor")
             return beat_remote.submit(self, handle, run_dir)
         self.prepare_work(run_dir, self.data_folder(run_dir))
         super().submit(handle, run_dir)

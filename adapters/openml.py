@@ -24,12 +24,12 @@ def task_and_protocol(platform_options, config):
     protocol = platform_options["protocol"]
     task = platform_options["task"] or TASKS.get(config.dataset)
     if task is None:
-        raise UsageError("your own data set runs on OpenML as a task: set PORTABILITY_OPENML_TASK to an "
-                         "image-like classification task id")
+        raise UsageError("your own data set runs on OpenML as a task: pass --openml-task ID, an image-like "
+                         "classification task's id (or platform_options: {openml: {task: ID}} in a config file)")
     try:
         return int(task), protocol
     except ValueError:
-        raise UsageError(f"PORTABILITY_OPENML_TASK must be a task id (a number), got {task!r}") from None
+        raise UsageError(f"--openml-task must be a task id (a number), got {task!r}") from None
 
 
 def configure():
@@ -45,7 +45,8 @@ class OpenMLAdapter(TrainsHere, Adapter):
     emulation_variables = ("OPENML_",)
     runs_with_own_credentials = True
     kept_folder = "openml-run"  # the run as OpenML files, until it is published
-    option_specs = (Option("task", None, "the OpenML task id (default: the built-in data set's task)"),
+    option_specs = (Option("task", None, "the OpenML task id (default: the built-in data set's task, or the one "
+                           "your script's Keras loader reads)", flag="--openml-task"),
                     Option("protocol", "cv", "the task's cross-validation, or one holdout split", choices=PROTOCOLS))
     helper_groups = {"load_task": "data access", "canonical_check": "data access", "subset": "data access",
                      "fold_predictions": "result upload", "combine_folds": "result upload",

@@ -261,24 +261,37 @@ class KaggleScript(ScriptPlatform):
         return box
 
 
+class BeatScript(ScriptPlatform):
+    """BEAT: the items are a database whose view serves each file; the training block runs the script
+    (adapters/beat_script.py). No path of this machine travels in the library."""
+
+    delivery = ("the --data items become a BEAT database whose view serves each file's bytes; the training block "
+                "hands them to the shim, which writes them out for the entry to lay out at each DEST")
+
+    def reads_here(self, adapter):
+        return False
+
+    def sandbox(self, adapter, run_dir):
+        """BEAT's executor, as the built-in experiment's emulation runs it, on the items' database."""
+        return adapter.sandbox(run_dir, None, {})
+
+
 class OpenMLScript(ScriptPlatform):
     """OpenML: the script runs here as written, then its first fitted model is trained on each fold of
-    the task (the one given with PORTABILITY_OPENML_TASK, else its Keras loader's data set's)."""
+    the task (the one given with --openml-task, else its Keras loader's data set's)."""
 
     delivery = ("the script reads its files here; OpenML's task data comes through the openml client for the "
                 "folds its first fitted model is trained on")
 
     def slots(self, adapter, experiment):
-        import os
-
-        task = os.environ.get("PORTABILITY_OPENML_TASK") or None
-        if task is not None and not task.isdigit():
-            raise UsageError(f"PORTABILITY_OPENML_TASK must be a task id (a number), got {task!r}")
+        task = adapter.platform_options["task"] or None
+        if task is not None and not str(task).isdigit():
+            raise UsageError(f"--openml-task must be a task id (a number), got {task!r}")
         return {"TASK_ID": int(task) if task else None, "PROTOCOL": "cv"}
 
 
 PLATFORMS = {"local": ScriptPlatform(), "comet": ScriptPlatform(), "docker": DockerScript(), "kaggle": KaggleScript(),
-             "codalab": CodaLabScript(), "openml": OpenMLScript()}
+             "codalab": CodaLabScript(), "openml": OpenMLScript(), "beat": BeatScript()}
 
 
 def of(adapter):

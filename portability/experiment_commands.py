@@ -21,16 +21,20 @@ REFERENCE_DIR = store.ROOT / "results" / "reference"
 def command_run(args):
     """`portability run`: trains here, in this process, and records the run like every push."""
     spec = arguments.script_spec(args)
-    if spec is not None and not args.seeds:
-        return run_script_here(args, spec)
-    config = arguments.config_from_args(args)
     if args.seeds is not None:  # `--seeds ""` is refused by its parser, not taken as no seeds
         from portability import sweep_commands
 
         if args.out:
             raise UsageError("--out names one run's folder; --seeds makes one run per seed: drop one of them")
         args.timeout = 3600
-        return sweep_commands.sweep_seeds(config, args.seeds, ["local"], args)
+        if spec is not None:  # your own script, once per seed: checked before anything runs
+            from core import script
+
+            script.check(spec)
+        return sweep_commands.sweep_seeds(spec or arguments.config_from_args(args), args.seeds, ["local"], args)
+    if spec is not None:
+        return run_script_here(args, spec)
+    config = arguments.config_from_args(args)
     quiet_tensorflow(args.verbose)
     run = runs.start_in_process(config.to_dict(), experiment_run_id(config), args.out)
     with recorded(run):

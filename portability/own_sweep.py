@@ -11,6 +11,7 @@ a cell runs on a Dask worker or a platform like any other.
 """
 
 import pathlib
+import re
 
 from core import script, workspace
 from core.errors import UsageError
@@ -49,6 +50,22 @@ class Point:
 
     def to_dict(self):
         return dict(self.values)
+
+
+def is_spec(value):
+    return isinstance(value, script.ScriptSpec)
+
+
+def base_of(given):
+    """A ScriptSpec as a grid's base (`run --script ... --seeds`): its keys but the seed, paths absolute."""
+    values = absolute({"script": given.script, "data": list(given.data), "args": list(given.args),
+                       "metric": given.metric, "target_accuracy": given.target_accuracy})
+    return {key: value for key, value in values.items() if key != "seed" and value is not None}
+
+
+def label(given):
+    """The script's name as a sweep's name part (letters, digits, - and _)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", pathlib.Path(given.script).stem).strip("-") or "script"
 
 
 def spec(values):

@@ -118,8 +118,6 @@ def command_push(args):
     names = args.platforms or adapters.names()
     chosen = arguments.platform_options(args, args.platforms)
     config = arguments.experiment_from_args(args)
-    if args.seeds is not None and getattr(config, "own_experiment", False):
-        raise UsageError("--seeds with your own script: run a sweep (`portability sweep GRID`, base {script: ...})")
     if args.seeds is not None:
         from portability import sweep_commands
 

@@ -17,11 +17,16 @@ def command_sweep(args):
 
 
 def sweep_seeds(config, seeds, platforms, args):
-    """`run --seeds 1-5`, `push PLATFORM --seeds 1-5`: a sweep over seeds of one config."""
-    from portability import grid
+    """`run --seeds 1-5`, `push PLATFORM --seeds 1-5`: a sweep over seeds of one config, or of your own
+    script (a ScriptSpec, or the ScriptExperiment of a platform command): the script once per seed."""
+    from portability import grid, own_sweep
 
-    values = {k: v for k, v in config.to_dict().items() if k != "seed" and v is not None}
-    name = f"seeds-{experiment_label(config)}"
+    spec = getattr(config, "spec", config)
+    if own_sweep.is_spec(spec):
+        values, name = own_sweep.base_of(spec), f"seeds-{own_sweep.label(spec)}"
+    else:
+        values = {k: v for k, v in config.to_dict().items() if k != "seed" and v is not None}
+        name = f"seeds-{experiment_label(config)}"
     return run_sweep(grid.make(name, values, {"seed": grid.parse_seeds(seeds)}, platforms,
                                margin=grid.DEFAULT_MARGIN if args.margin is None else args.margin), args)
 

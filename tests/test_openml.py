@@ -135,6 +135,28 @@ def test_bad_options(run_store):
     assert own.returncode == 2 and "must be a task id" in own.stderr
 
 
+def test_the_task_is_a_flag_and_a_config_files_platform_option(tmp_path):
+    """`--openml-task ID` (declared by the adapter as an Option) and `platform_options: {openml: {task: ID}}`
+    reach the bundle's task slot; a bad value or the flag with another platform is one clear line."""
+    def task_slot(*options, env=None):
+        done = portability("package", "openml", "--out", tmp_path / "b", "--force", *options,
+                           env={"PORTABILITY_OPENML_TASK": "", **(env or {})})
+        assert done.returncode == 0, done.stderr
+        return next(line for line in (tmp_path / "b" / "shim.py").read_text().splitlines() if line.startswith("TASK_ID"))
+
+    assert task_slot("--openml-task", "990011") == "TASK_ID = 990011  # slot"
+    config = tmp_path / "openml.yaml"
+    config.write_text("preset: mnist-reference\nplatform_options: {openml: {task: 990012}}\n")
+    assert task_slot("--config", config) == "TASK_ID = 990012  # slot"
+    assert task_slot("--config", config, "--openml-task", "990013") == "TASK_ID = 990013  # slot"  # the flag wins
+    assert task_slot(env={"PORTABILITY_OPENML_TASK": "990014"}) == "TASK_ID = 990014  # slot"
+    bad = portability("package", "openml", "--out", tmp_path / "c", "--openml-task", "x", "--dataset", "/tmp")
+    assert bad.returncode == 2 and "--openml-task must be a task id (a number), got 'x'" in bad.stderr
+    elsewhere = portability("push", "local", "--dry-run", "--openml-task", "3573")
+    assert elsewhere.returncode == 2 and "--openml-task is OpenML's: use it with the openml platform alone" in elsewhere.stderr
+    assert "--openml-task" in portability("push", "--help").stdout
+
+
 def test_a_task_that_is_neither_cached_nor_reachable_is_named(tmp_path, run_store):
     env = env_for(run_store, tmp_path / "empty-cache", OPENML_SERVER="http://127.0.0.1:9/api/v1/xml")
     done = portability("push", "openml", "--wait", "--timeout", "300", *TINY, env=env)

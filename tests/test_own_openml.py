@@ -25,9 +25,11 @@ def task_cache(tmp_path):
 
 
 def emulate(tmp_path, cache, *options, task=str(TASK)):
+    """The task through the command line's --openml-task (none: the script's data names no task)."""
     env = {**NO_NETWORK, "PORTABILITY_RUNS_DIR": str(tmp_path / "runs"), "OPENML_CACHE_DIR": str(cache),
-           "OPENML_APIKEY": "", "PORTABILITY_OPENML_TASK": task, "PORTABILITY_THREADS": "1"}
-    return portability("emulate", "openml", "--script", TRAIN, *options, env=env, timeout=900)
+           "OPENML_APIKEY": "", "PORTABILITY_OPENML_TASK": "", "PORTABILITY_THREADS": "1"}
+    flag = ["--openml-task", task] if task else []
+    return portability("emulate", "openml", "--script", TRAIN, *flag, *options, env=env, timeout=900)
 
 
 def test_the_scripts_first_model_is_trained_on_each_fold_of_the_task(task_cache, tmp_path):
@@ -54,5 +56,5 @@ def test_a_script_whose_data_is_no_tasks_is_told_to_name_one(task_cache, tmp_pat
     done = emulate(tmp_path, task_cache, "--data", data, "--", "1", "128", task="")
     assert done.returncode == 1
     results = json.loads(next((tmp_path / "runs" / "openml").glob("*/results.json")).read_text())
-    assert results["status"] == "failed" and "PORTABILITY_OPENML_TASK=ID" in results["message"]
+    assert results["status"] == "failed" and "--openml-task ID" in results["message"]
     assert "mnist.npz" in results["message"]

@@ -336,7 +336,7 @@ def test_diff_shows_the_users_code_unchanged_and_what_the_platform_needed(mnist_
     guide = portability("docs", "--script", TRAIN, "--data", mnist_npz, "--out", tmp_path / "guide", "--", "1", "128")
     assert guide.returncode == 0, guide.stderr
     pages = sorted(path.name for path in (tmp_path / "guide").iterdir())
-    assert pages == ["README.md", "codalab.md", "comet.md", "docker.md", "kaggle.md", "local.md", "openml.md"]
+    assert pages == ["README.md", "beat.md", "codalab.md", "comet.md", "docker.md", "kaggle.md", "local.md", "openml.md"]
     docker_page = (tmp_path / "guide" / "docker.md").read_text()
     assert "portability push docker --wait --script" in docker_page and "travels unchanged" in docker_page
     assert "/data/NAME" in docker_page
@@ -355,6 +355,24 @@ def test_a_three_seed_sweep_of_the_script_gives_a_verdict(mnist_npz, tmp_path):
     assert comet[10].startswith("EQUIVALENT") and comet[11] == "3 of 3"  # same weights on each seed
     seeds = [json.loads(path.read_text())["config"]["seed"] for path in (tmp_path / "runs" / "local").glob("*/results.json")]
     assert sorted(seeds) == [1, 2, 3]
+
+
+def test_run_seeds_runs_the_script_once_per_seed_and_gives_the_verdict(tmp_path):
+    """`run --script ... --seeds 1-3`: the script, not the built-in experiment, once per harness seed."""
+    data = small_mnist_npz(tmp_path, train=300, test=100)
+    done = cli(tmp_path / "runs", "run", "--script", TRAIN, "--data", data, "--seeds", "1-3", "--", "1", timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "_sweeps/seeds-train-" in done.stdout and "3 of 3 cells done, 0 failed" in done.stdout
+    runs = [json.loads(path.read_text()) for path in (tmp_path / "runs" / "local").glob("*/results.json")]
+    assert sorted(r["config"]["seed"] for r in runs) == [1, 2, 3] and len({r["weights_sha256"] for r in runs}) == 3
+    assert {r["experiment"]["sha256"] for r in runs} == {workspace.sha256_file(TRAIN)}
+    assert all(r["seeds"]["harness"] == r["config"]["seed"] for r in runs)
+    local = next(line for line in done.stdout.splitlines() if line.startswith("local |")).split(" | ")
+    assert local[3] == "3" and local[8] in ("falls short", "clears the target", "straddles the target")
+    plan = cli(tmp_path / "runs", "push", "local", "beat", "--dry-run", "--script", TRAIN, "--data", data, "--seeds", "4,5")
+    assert plan.returncode == 0 and "sweep seeds-train: 4 cells, 0 complete, 4 to run" in plan.stdout
+    missing = cli(tmp_path / "runs", "run", "--script", tmp_path / "nope.py", "--seeds", "1-2")
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "sweep" not in missing.stdout
 
 
 def test_a_script_grid_refuses_the_built_in_experiments_keys(mnist_npz, tmp_path):
@@ -396,6 +414,37 @@ def test_a_notebook_cell_that_raises_in_a_kaggle_notebook_kernel_is_a_failed_run
     assert (output / "workspace" / "working" / "partial.txt").read_text() == "kept"
 
 
-def test_platforms_that_do_not_take_a_script_yet_say_so(tmp_path):
-    done = portability("emulate", "beat", "--script", TRAIN)
-    assert done.returncode == 2 and "your own script does not run on beat yet" in done.stderr
+def test_beat_runs_the_script_in_its_training_block_on_a_database_of_the_data(store, local_run, mnist_npz, tmp_path):
+    """BEAT's local executor (beat.core, in BEAT's Python) runs the prefix: the --data items are a database
+    whose view serves each file, the training block runs the script verbatim, the weights are the local run's."""
+    cache = {"PORTABILITY_BEAT_CACHE": str(tmp_path / "beat-cache")}
+    done = cli(store, "emulate", "beat", "--script", TRAIN, "--data", mnist_npz, "--", "1", "128", env=cache)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    run_dir, results = only_run(store, "beat")
+    assert_same_experiment(results, local_run, "beat")
+    assert_outputs_pulled(run_dir, results)
+    prefix = run_dir / "bundle" / "prefix"
+    (database,) = prefix.glob("databases/*/1.json")
+    assert json.loads(json.loads(database.read_text())["protocols"][0]["sets"][0]["parameters"]["files"]) == [
+        ["mnist.npz", "."]]
+    assert results["platform"]["database"] == f"{database.parent.name}/1" and results["platform"]["block"] == "training"
+    library = next(prefix.glob("libraries/*/portability_bundle/1.py")).read_text()
+    assert "BUNDLE['script/train.py'] = r'''" + TRAIN.read_text() + "'''" in library
+    assert str(mnist_npz) not in library  # the data travels in the database, no path of this machine
+    push = cli(tmp_path / "runs", "push", "beat", "--wait", "--script", TRAIN, "--data", mnist_npz, "--", "1", "128",
+               env=cache)
+    assert push.returncode == 0 and "[executed by BEAT's local executor]" in push.stdout, push.stderr[-3000:]
+    assert only_run(tmp_path / "runs", "beat")[1]["weights_sha256"] == local_run["weights_sha256"]
+
+
+def test_beat_says_what_its_environment_lacks_and_needs_data(tmp_path):
+    script = tmp_path / "uses_dask.py"
+    script.write_text("import dask\nprint(dask.__version__)\n")
+    data = tmp_path / "values.txt"
+    data.write_text("1\n")
+    done = cli(tmp_path / "runs", "emulate", "beat", "--script", script, "--data", data,
+               env={"PORTABILITY_BEAT_CACHE": str(tmp_path / "beat-cache")})
+    assert done.returncode != 0 and "BEAT's environment" in done.stderr and "lacks dask==" in done.stderr
+    assert "pip install dask==" in done.stderr and "Traceback" not in done.stderr
+    no_data = portability("package", "beat", "--out", tmp_path / "b", "--script", TRAIN)
+    assert no_data.returncode == 2 and "through a database" in no_data.stderr and "--data" in no_data.stderr

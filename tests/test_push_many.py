@@ -31,7 +31,7 @@ def test_push_all_skips_what_is_not_ready_and_goes_on_after_a_failure(tiny_npz, 
     assert outcomes["kaggle"].startswith("skipped:") and "KAGGLE_USERNAME" in outcomes["kaggle"]
     assert outcomes["codalab"].startswith("skipped:") and "CODALAB_USERNAME" in outcomes["codalab"]
     # your own data set on OpenML needs a task: a clear failure, after which nothing else is lost
-    assert outcomes["openml"].startswith("failed:") and "PORTABILITY_OPENML_TASK" in outcomes["openml"]
+    assert outcomes["openml"].startswith("failed:") and "--openml-task" in outcomes["openml"]
     assert done.returncode == 1 and "Traceback" not in done.stderr
     for platform in ("local", "comet", "beat"):
         results = json.loads(next((run_store / platform).glob("*/results.json")).read_text())

@@ -62,3 +62,18 @@ def run_experiment(config, out_dir):
 
 def export_results(out_dir):
     """The block writes the files into its output; nothing to do here."""
+
+
+def script_inputs(items):
+    """Your own script's --data items: the database's files (the training block's input), written under
+    data/<name> beside the bundle, each item where the script's entry lays it out from."""
+    root = pathlib.Path(__file__).resolve().parent / "data"
+    for item, path, content in BLOCK["files"]:
+        target = root / item if path == "." else root / item / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return [str(root / item["name"]) for item in items]
+
+
+def run_details():
+    return {"database": BLOCK.get("database"), "block": "training"}

@@ -1,7 +1,7 @@
 """Run with BEAT's own Python (the BEAT environment): BEAT's command line runs the experiment with its
 local executor, then the analyzer's result is read from BEAT's output cache and written as the run's
 files: results.json (with BEAT's versions and each block's cache path under `platform`), model.h5,
-model.keras and log.txt.
+model.keras and log.txt; for your own script, the files it wrote, under workspace/working/.
 
     .beat-venv/bin/python adapters/shims/beat_run.py PREFIX CACHE EXPERIMENT OUT_FOLDER
 
@@ -59,7 +59,14 @@ def main(prefix, cache, name, out):
         if result.get(key):
             with open(os.path.join(out, name_), "wb") as stream:
                 stream.write(base64.b64decode(result[key]))
+    for path, content in json.loads(result.get("outputs") or "{}").items():  # your own script's files
+        target = os.path.join(out, "workspace", "working", *path.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as stream:
+            stream.write(base64.b64decode(content))
     print("the training block's output:\n" + result.get("log", ""))
+    if results.get("status", "completed") != "completed":  # your own script says; the built-in fails by raising
+        sys.exit(f"the run failed: {results.get('message')}")
 
 
 def run(prefix, cache, name):

@@ -83,7 +83,7 @@ def read_data(task):
 # what OpenML's error codes mean for this run, and what to do (the server's own message follows)
 ANSWERS = {
     103: "OpenML rejected the API key: set OPENML_APIKEY to your key for {server} (openml.org > your profile > API key)",
-    151: "OpenML ({server}) has no such task: set PORTABILITY_OPENML_TASK to an existing task id",
+    151: "OpenML ({server}) has no such task: pass --openml-task with an existing task id",
     171: "OpenML already holds this flow (same name and external version) but did not report it as existing: "
          "push again to reuse it",
     273: "OpenML has not processed the task's data set yet (its features are not computed): try again later",

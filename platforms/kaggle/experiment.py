@@ -2638,7 +2638,7 @@ from core import capture
 
 TASKS = {"mnist": 3573, "fashion-mnist": 146825}  # the tasks of the Keras loaders' data sets
 NOT_A_TASK = ("{script}'s data is not an OpenML task's (it read {data}): name the task it comes from with "
-              "PORTABILITY_OPENML_TASK=ID (an OpenML task id, e.g. 3573 for MNIST) and run again")
+              "--openml-task ID (an OpenML task id, e.g. 3573 for MNIST) and run again")
 
 
 def task_of(task_id, results):

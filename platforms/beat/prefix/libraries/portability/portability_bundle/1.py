@@ -188,6 +188,21 @@ def run_experiment(config, out_dir):
 
 def export_results(out_dir):
     """The block writes the files into its output; nothing to do here."""
+
+
+def script_inputs(items):
+    """Your own script's --data items: the database's files (the training block's input), written under
+    data/<name> beside the bundle, each item where the script's entry lays it out from."""
+    root = pathlib.Path(__file__).resolve().parent / "data"
+    for item, path, content in BLOCK["files"]:
+        target = root / item if path == "." else root / item / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return [str(root / item["name"]) for item in items]
+
+
+def run_details():
+    return {"database": BLOCK.get("database"), "block": "training"}
 '''
 
 BUNDLE['config.json'] = r'''{
@@ -2582,7 +2597,7 @@ from core import capture
 
 TASKS = {"mnist": 3573, "fashion-mnist": 146825}  # the tasks of the Keras loaders' data sets
 NOT_A_TASK = ("{script}'s data is not an OpenML task's (it read {data}): name the task it comes from with "
-              "PORTABILITY_OPENML_TASK=ID (an OpenML task id, e.g. 3573 for MNIST) and run again")
+              "--openml-task ID (an OpenML task id, e.g. 3573 for MNIST) and run again")
 
 
 def task_of(task_id, results):
