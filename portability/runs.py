@@ -255,6 +255,11 @@ def _read_results(path):
 
 
 def _checked(run_dir, results):
+    """The pulled results, or the run's failure in its own words (a user's script that raised), or
+    what makes its results.json no results file."""
+    if isinstance(results, dict) and results.get("status") == "failed" and results.get("message"):
+        record_status(run_dir, "failed", results["message"].splitlines()[0][:400])
+        raise PlatformError(f"{run_dir.parent.name} run {run_dir.name} failed: {results['message']}")
     problems = results_file.problems(results)
     record_status(run_dir, "pulled", "; ".join(problems) or None)
     if problems:

@@ -387,6 +387,7 @@ def test_a_script_that_raises_on_a_platform_is_a_failed_run_with_its_own_traceba
     script.write_text("open('partial.txt', 'w').write('kept')\n\ndef step():\n    raise ValueError('bad shape')\n\nstep()\n")
     done = cli(tmp_path / "runs", "emulate", "kaggle", "--script", script)
     assert done.returncode == 1 and "Traceback" not in done.stderr.split("its last line")[0].split("error:")[-1]
+    assert "failed: breaks.py raised ValueError: bad shape" in done.stderr and "schema" not in done.stderr
     run_dir = next((tmp_path / "runs" / "kaggle").iterdir())
     results = json.loads((run_dir / "work" / "output" / "results.json").read_text())
     assert results["status"] == "failed" and "breaks.py raised ValueError: bad shape" in results["message"]
