@@ -130,8 +130,8 @@ def tiny_npz(tmp_path_factory):
 
 
 @pytest.fixture
-def tiny_settings(tiny_npz):
-    return tiny_config(tiny_npz)
+def tiny_config(tiny_npz):
+    return make_tiny_config(tiny_npz)
 
 
 @pytest.fixture
@@ -155,10 +155,10 @@ def local_tiny_results(tmp_path_factory, tiny_npz):
     """One local training of the tiny config, shared by every adapter's comparison."""
     from core import experiment
 
-    return experiment.run(tiny_config(tiny_npz), tmp_path_factory.mktemp("local-tiny"), verbose=0, log=lambda m: None)
+    return experiment.run(make_tiny_config(tiny_npz), tmp_path_factory.mktemp("local-tiny"), verbose=0, log=lambda m: None)
 
 
-def tiny_config(tiny_npz):
+def make_tiny_config(tiny_npz):
     return config.build_config(overrides=dict(dataset=str(tiny_npz), model="1-layer", epochs=1, batch_size=64,
                                               target_accuracy=0.5))
 

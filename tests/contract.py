@@ -109,9 +109,9 @@ class AdapterContract:
             monkeypatch.setenv("PATH", str(tmp_path))
             assert adapter.check() == []  # needs nothing beyond this Python
 
-    def test_package_is_deterministic(self, adapter, tiny_settings, platform_env, tmp_path):
-        first = adapter.package(tiny_settings, tmp_path / "a")
-        second = adapter.package(tiny_settings, tmp_path / "b")
+    def test_package_is_deterministic(self, adapter, tiny_config, platform_env, tmp_path):
+        first = adapter.package(tiny_config, tmp_path / "a")
+        second = adapter.package(tiny_config, tmp_path / "b")
         assert first == second == bundle.bundle_hash(tmp_path / "a")
         files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
         assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
@@ -119,11 +119,11 @@ class AdapterContract:
         assert adapter.entry_path() in {str(f) for f in files}
         core_source = (bundle.ROOT / "core" / "experiment.py").read_text()  # the core travels, as a file or embedded
         assert any(core_source in (tmp_path / "a" / f).read_text() for f in files)
-        tiny_settings.seed += 1
-        assert adapter.package(tiny_settings, tmp_path / "c") != first
+        tiny_config.seed += 1
+        assert adapter.package(tiny_config, tmp_path / "c") != first
 
-    def test_its_code_is_the_entry_and_its_shim(self, adapter, tiny_settings, platform_env, tmp_path):
-        adapter.package(tiny_settings, tmp_path / "bundle")
+    def test_its_code_is_the_entry_and_its_shim(self, adapter, tiny_config, platform_env, tmp_path):
+        adapter.package(tiny_config, tmp_path / "bundle")
         code, _ = adapter.code_files(tmp_path / "bundle")
         assert code["experiment.py"] == (bundle.SHIMS / "entry.py").read_text()
         assert f'PLATFORM = "{self.name}"' in code["shim.py"]
@@ -144,23 +144,23 @@ class AdapterContract:
             assert (tmp_path / "generated" / relative).read_text() == (committed / relative).read_text(), \
                 f"platforms/{self.name}/{relative} is stale: run `portability package --all`"
 
-    def test_handle_survives_a_restart(self, run_store, tiny_settings, platform_env):
+    def test_handle_survives_a_restart(self, run_store, tiny_config, platform_env):
         handle = store.Handle(platform=self.name, run_id="r1", bundle_hash="ab" * 32, remote_id="x", details={"k": [1, 2]})
         assert store.Handle.from_json(handle.to_json()) == handle
         done = subprocess.run([sys.executable, "-c", "import sys, portability.store as s; h = s.Handle.from_json(sys.stdin.read()); "
                                "print(h.platform, h.details['k'])"], input=handle.to_json(), capture_output=True, text=True)
         assert done.stdout.split() == [self.name, "[1,", "2]"]
 
-    def test_emulated_run_reproduces_the_local_run(self, tiny_settings, run_store, platform_env, local_tiny_results):
-        run = runs.push(self.name, tiny_settings, mode="emulated", log=lambda m: None,
-                                    data_dir=tiny_settings.dataset.rsplit("/", 1)[0])
+    def test_emulated_run_reproduces_the_local_run(self, tiny_config, run_store, platform_env, local_tiny_results):
+        run = runs.push(self.name, tiny_config, mode="emulated", log=lambda m: None,
+                                    data_dir=tiny_config.dataset.rsplit("/", 1)[0])
         run_dir = run.run_dir
         pulled = run.pull()
         self.check_pulled(pulled, run_dir, local_tiny_results, "emulated")
         assert run.status() == "pulled"
 
-    def test_push_status_pull(self, tiny_settings, run_store, platform_service, local_tiny_results):
-        run = runs.push(self.name, tiny_settings, log=lambda m: None)
+    def test_push_status_pull(self, tiny_config, run_store, platform_service, local_tiny_results):
+        run = runs.push(self.name, tiny_config, log=lambda m: None)
         handle, run_dir = run.handle, run.run_dir
         assert store.read_handle(run_dir) == handle and run.status() in store.STATES
         assert run.wait(timeout=900, interval=0.5) == "completed"

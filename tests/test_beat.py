@@ -29,9 +29,9 @@ class TestBeatContract(AdapterContract):
         monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.beatrc
 
     @pytest.fixture
-    def platform_service(self, platform_env, monkeypatch, tiny_settings, tmp_path):
-        outputs = emulated_outputs("beat", tiny_settings, tmp_path / "emulated")
-        database = adapters.get("beat").names(tiny_settings)["database"]
+    def platform_service(self, platform_env, monkeypatch, tiny_config, tmp_path):
+        outputs = emulated_outputs("beat", tiny_config, tmp_path / "emulated")
+        database = adapters.get("beat").names(tiny_config)["database"]
         with BeatStandIn("tester", "secret-token", outputs, hosted_databases=[database]) as server:
             monkeypatch.setenv("BEAT_PLATFORM", server.url)
             monkeypatch.setenv("BEAT_TOKEN", "secret-token")
@@ -42,7 +42,7 @@ class TestBeatContract(AdapterContract):
         assert list(server.objects["libraries"]) == ["tester/portability_bundle/1"] and len(server.started) == 1
 
 
-def test_the_prefix_declares_the_experiment_for_a_researcher(tiny_settings, tmp_path):
+def test_the_prefix_declares_the_experiment_for_a_researcher(tiny_config, tmp_path):
     adapter = adapters.get("beat")
     adapter.package(config.build_config("mnist-reference"), tmp_path / "b")
     prefix = tmp_path / "b" / "prefix"

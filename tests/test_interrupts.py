@@ -56,7 +56,7 @@ def test_sigint_during_a_run(marker, tiny_npz, tmp_path):
     assert "local    executed" in report.stdout
 
 
-def test_a_run_stopped_while_saving_its_model_is_no_result(tiny_settings, tmp_path, monkeypatch):
+def test_a_run_stopped_while_saving_its_model_is_no_result(tiny_config, tmp_path, monkeypatch):
     from core import experiment
 
     def stopped(*args):
@@ -65,7 +65,7 @@ def test_a_run_stopped_while_saving_its_model_is_no_result(tiny_settings, tmp_pa
     monkeypatch.setattr(experiment, "save_models", stopped)
     monkeypatch.setattr(experiment, "save_models_safely", lambda keras, model, sample, out_dir: stopped())
     with pytest.raises(KeyboardInterrupt):
-        experiment.run(tiny_settings, tmp_path / "runs" / "local" / "stopped", verbose=0, log=lambda m: None)
+        experiment.run(tiny_config, tmp_path / "runs" / "local" / "stopped", verbose=0, log=lambda m: None)
     results = json.loads((tmp_path / "runs" / "local" / "stopped" / "results.json").read_text())
     assert results["artifacts"] == {"status": "saving"}
     env = {"PORTABILITY_RUNS_DIR": str(tmp_path / "runs")}

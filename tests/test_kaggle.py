@@ -207,8 +207,8 @@ class TestKaggleContract(AdapterContract):
             monkeypatch.setenv(key, value)
 
     @pytest.fixture
-    def platform_service(self, platform_env, monkeypatch, tiny_settings, tmp_path):
-        outputs = emulated_outputs("kaggle", tiny_settings, tmp_path / "emulated")
+    def platform_service(self, platform_env, monkeypatch, tiny_config, tmp_path):
+        outputs = emulated_outputs("kaggle", tiny_config, tmp_path / "emulated")
         with KaggleStandIn("tester", "secret-key", outputs, dataset_sources=(["tester/tiny"],)) as server:
             monkeypatch.setenv("PORTABILITY_KAGGLE_ENDPOINT", server.url)
             yield server

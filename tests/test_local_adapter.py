@@ -59,7 +59,7 @@ def test_killed_push_resumes_without_a_duplicate(tiny_npz, run_store):
     assert "[executed on local]" in resumed.stdout
 
 
-def test_push_killed_during_submit_is_resumed(tiny_settings, run_store, monkeypatch):
+def test_push_killed_during_submit_is_resumed(tiny_config, run_store, monkeypatch):
     from adapters import local
 
     def dies(self, handle, run_dir):
@@ -68,17 +68,17 @@ def test_push_killed_during_submit_is_resumed(tiny_settings, run_store, monkeypa
     with monkeypatch.context() as patch:
         patch.setattr(local.LocalAdapter, "submit", dies)
         with pytest.raises(KeyboardInterrupt):
-            runs.push("local", tiny_settings, log=lambda m: None)
+            runs.push("local", tiny_config, log=lambda m: None)
     assert store.last_state(run_folders(run_store)[0].parent) == "submitting"
     messages = []
-    run = runs.push("local", tiny_settings, log=messages.append)
+    run = runs.push("local", tiny_config, log=messages.append)
     assert any("resuming the interrupted push" in m for m in messages)
     assert run.wait(timeout=300, interval=0.5) == "completed"
     assert len(run_folders(run_store)) == 1
 
 
-def test_interrupted_pull_is_completed_by_the_next_pull(tiny_settings, run_store):
-    run = runs.push("local", tiny_settings, log=lambda m: None)
+def test_interrupted_pull_is_completed_by_the_next_pull(tiny_config, run_store):
+    run = runs.push("local", tiny_config, log=lambda m: None)
     run_dir = run.run_dir
     run.wait(timeout=300, interval=0.5)
     dead = subprocess.Popen(["true"])
@@ -122,7 +122,7 @@ class TestLocalContract(AdapterContract):
 
 
 @pytest.mark.parametrize("stop_after", ["status", "handle"])
-def test_a_push_killed_before_its_first_state_is_resumed(stop_after, tiny_settings, run_store, monkeypatch):
+def test_a_push_killed_before_its_first_state_is_resumed(stop_after, tiny_config, run_store, monkeypatch):
     """Killed between writing the run's first files: the next push submits it, it never waits forever."""
     real = store.write_handle if stop_after == "handle" else runs.record_status
 
@@ -133,9 +133,9 @@ def test_a_push_killed_before_its_first_state_is_resumed(stop_after, tiny_settin
     with monkeypatch.context() as patch:
         patch.setattr(runs.store if stop_after == "handle" else runs, "write_handle" if stop_after == "handle" else "record_status", dies)
         with pytest.raises(KeyboardInterrupt):
-            runs.push("local", tiny_settings, log=lambda m: None)
+            runs.push("local", tiny_config, log=lambda m: None)
     messages = []
-    run = runs.push("local", tiny_settings, log=messages.append)
+    run = runs.push("local", tiny_config, log=messages.append)
     if stop_after == "handle":
         assert any("resuming the interrupted push" in m for m in messages)
     assert run.wait(timeout=300, interval=0.5) == "completed"

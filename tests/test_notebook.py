@@ -76,9 +76,9 @@ def test_the_committed_notebook_kernel_is_fresh_and_deterministic(monkeypatch, t
 
 
 def test_the_notebook_kernel_runs_unmodified_in_the_kaggle_emulation_and_pushes(
-        notebook_kernel, tiny_settings, run_store, local_tiny_results, tmp_path, monkeypatch):
-    run = runs.push("kaggle", tiny_settings, mode="emulated", log=lambda m: None,
-                                data_dir=tiny_settings.dataset.rsplit("/", 1)[0])
+        notebook_kernel, tiny_config, run_store, local_tiny_results, tmp_path, monkeypatch):
+    run = runs.push("kaggle", tiny_config, mode="emulated", log=lambda m: None,
+                                data_dir=tiny_config.dataset.rsplit("/", 1)[0])
     run_dir = run.run_dir
     pulled = run.pull()
     assert pulled["weights_sha256"] == local_tiny_results["weights_sha256"] and pulled["platform"]["form"] == "notebook"
@@ -88,7 +88,7 @@ def test_the_notebook_kernel_runs_unmodified_in_the_kaggle_emulation_and_pushes(
     with KaggleStandIn("tester", "secret-key", outputs, dataset_sources=(["tester/tiny"],),
                        kernel_type="notebook") as server:
         monkeypatch.setenv("PORTABILITY_KAGGLE_ENDPOINT", server.url)
-        run = runs.push("kaggle", tiny_settings, log=lambda m: None)
+        run = runs.push("kaggle", tiny_config, log=lambda m: None)
         run_dir = run.run_dir
         assert run.wait(timeout=120, interval=0.2) == "completed"
         result = run.pull()

@@ -50,10 +50,10 @@ def test_identical_runs_started_together_get_their_own_folders(tiny_npz, tmp_pat
     assert status.stdout.count(" completed") == 3 and "problem" not in status.stderr
 
 
-def test_concurrent_pulls_do_not_collide(tiny_settings, run_store):
+def test_concurrent_pulls_do_not_collide(tiny_config, run_store):
     from portability import runs
 
-    run = runs.push("local", tiny_settings, log=lambda m: None)
+    run = runs.push("local", tiny_config, log=lambda m: None)
     handle, run_dir = run.handle, run.run_dir
     run.wait(timeout=300, interval=0.5)
     env = {"PORTABILITY_RUNS_DIR": str(run_store)}

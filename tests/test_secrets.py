@@ -89,17 +89,17 @@ def test_committed_files_carry_no_user_name_whatever_the_environment(monkeypatch
     assert metadata["id"].startswith("your-kaggle-username/")
 
 
-def test_an_emulated_kernel_sees_no_credentials(tiny_settings, run_store, monkeypatch, tmp_path):
+def test_an_emulated_kernel_sees_no_credentials(tiny_config, run_store, monkeypatch, tmp_path):
     home = home_with_credential_files(tmp_path / "home")
     monkeypatch.setenv("HOME", str(home))
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PORTABILITY_KAGGLE_DATASET", "tester/tiny")
     adapter = adapters.get("kaggle")
-    run = runs.push("kaggle", tiny_settings, mode="emulated", log=lambda m: None,
-                                data_dir=tiny_settings.dataset.rsplit("/", 1)[0])
+    run = runs.push("kaggle", tiny_config, mode="emulated", log=lambda m: None,
+                                data_dir=tiny_config.dataset.rsplit("/", 1)[0])
     run_dir = run.run_dir
-    box = adapter.sandbox(run_dir, pathlib.Path(tiny_settings.dataset).parent, json.loads((run_dir / "config.json").read_text()))
+    box = adapter.sandbox(run_dir, pathlib.Path(tiny_config.dataset).parent, json.loads((run_dir / "config.json").read_text()))
     probe = ("import json, os, pathlib; home = pathlib.Path(os.environ['HOME']); print(json.dumps({'env': dict(os.environ), "
              "'kaggle': (home / '.kaggle').is_dir() and sorted(p.name for p in (home / '.kaggle').iterdir()), "
              "'comet': (home / '.comet.config').read_text() if (home / '.comet.config').exists() else None}))")
