@@ -265,7 +265,8 @@ def test_comet_tracks_a_notebook_offline_and_online(mnist_npz, local_run, tmp_pa
     assert {"results.json", "predictions.csv", "model.h5"} <= set(server.files)
 
 
-def test_a_script_with_its_own_comet_experiment_is_not_tracked_twice(tmp_path, run_store):
+@pytest.mark.parametrize("kind", ["script", "notebook"])
+def test_a_script_with_its_own_comet_experiment_is_not_tracked_twice(tmp_path, run_store, kind):
     script = tmp_path / "own_comet.py"
     script.write_text(textwrap.dedent(f"""\
         import comet_ml
@@ -280,11 +281,19 @@ def test_a_script_with_its_own_comet_experiment_is_not_tracked_twice(tmp_path, r
         print("accuracy", model.evaluate(x, y, verbose=0)[1])
         experiment.end()
         """))
+    if kind == "notebook":  # its cells run in a Jupyter kernel, another process: the shim reads them
+        import nbformat
+
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(script.read_text())])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        script = tmp_path / "own_comet.ipynb"
+        nbformat.write(notebook, script)
     done = portability("emulate", "comet", "--script", script, env={**ONE_THREAD, "PORTABILITY_RUNS_DIR": str(run_store)})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     results = json.loads(next((run_store / "comet").glob("*/results.json")).read_text())
-    assert results["platform"]["comet_tracked_by"] == "the script's own comet_ml experiment"
-    assert results["platform"]["comet_mode"] is None and results["platform"]["comet_key"]
+    assert results["platform"]["comet_tracked_by"] == ("the script's own comet_ml experiment" if kind == "script"
+                                                       else "the notebook's own comet_ml experiment (made in its cells)")
+    assert results["platform"]["comet_mode"] is None and bool(results["platform"]["comet_key"]) == (kind == "script")
     assert len(list((tmp_path / "mine").glob("*.zip"))) == 1  # the script's own, and no second one
     assert not (next((run_store / "comet").glob("*")) / "work" / "output" / "comet-offline").exists()
 

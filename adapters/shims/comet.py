@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import pathlib
+import re
 
 import comet_ml  # noqa: F401 (before keras, so Comet's Keras integration is in place)
 import keras
@@ -118,6 +119,17 @@ def track_notebook(out_dir, results):
         TRACKER["experiment"].log_metrics(metrics, step=row["epoch"], epoch=row["epoch"])
 
 
+def makes_its_own_experiment(path):
+    """Whether a notebook's cells make their own comet_ml experiment: read from its code, since its kernel
+    is another process, where `comet_ml.get_running_experiment()` cannot be asked from here."""
+    try:
+        cells = json.loads(pathlib.Path(path).read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    code = "\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+    return "comet_ml" in code and re.search(r"\b(Experiment|OfflineExperiment|start)\s*\(", code) is not None
+
+
 def run_details():
     if "experiment" not in TRACKER:  # your own script: filled in at export, once it has trained
         return {"compute": "local"}
@@ -152,12 +164,14 @@ def export_results(out_dir):
 
 def export_script_results(out_dir, results):
     """Your own script's run: its test metrics, outputs and code (the script itself) logged to Comet."""
-    if "experiment" not in TRACKER and results["experiment"]["kind"] == "notebook" and results["history"]:
+    notebook = results["experiment"]["kind"] == "notebook"
+    own = notebook and makes_its_own_experiment(results["experiment"]["path"])
+    if "experiment" not in TRACKER and notebook and results["history"] and not own:
         track_notebook(out_dir, results)
     if "experiment" not in TRACKER:
-        results["platform"].update(comet_mode=None, comet_key=TRACKER.get("own_experiment_key"),
-                                   comet_tracked_by="the script's own comet_ml experiment"
-                                   if TRACKER.get("own_experiment_key") else "nothing: the script never called fit")
+        by = "the script's own comet_ml experiment" if TRACKER.get("own_experiment_key") else \
+            "the notebook's own comet_ml experiment (made in its cells)" if own else "nothing: the script never called fit"
+        results["platform"].update(comet_mode=None, comet_key=TRACKER.get("own_experiment_key"), comet_tracked_by=by)
         core_results.write_json(out_dir / "results.json", results)
         return
     tracker = TRACKER["experiment"]
