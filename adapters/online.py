@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 
-from adapters.base import UNREACHABLE, PlatformError, explain, http_response
+from adapters.errors import UNREACHABLE, PlatformError, explain, http_response
 
 TIMEOUT = 10.0  # seconds a platform may take to answer
 

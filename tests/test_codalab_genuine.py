@@ -25,7 +25,7 @@ from tests.own_data import FIXTURES, small_mnist_npz
 TINY = ["--model", "1-layer", "--epochs", "1", "--batch-size", "64", "--target-accuracy", "0.5"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped when this file is done: its worker polls
 def codalab_server():
     yield from codalab_genuine.server_fixture()
 
