@@ -14,7 +14,8 @@ TEMPLATES = ROOT / "adapters" / "templates"
 CORE_FILES = ("__init__.py", "callbacks.py", "capture.py", "config.py", "data_sources.py", "datasets.py",
               "environment.py", "errors.py", "experiment.py", "folds.py", "keras_import.py", "models.py",
               "notebook_run.py", "redact.py", "results.py", "script.py", "script_checks.py", "script_entry.py",
-              "script_folds.py", "script_kernel.py", "seeding.py", "throughput.py", "userdata.py", "workspace.py")
+              "script_folds.py", "script_kernel.py", "seeding.py", "throughput.py", "userdata.py", "warm_model.py",
+              "workspace.py")
 EMBEDDED = "# The bundle's files, verbatim (the platform runs this one file).\n"
 
 

@@ -103,11 +103,12 @@ class Prepared:
 
 
 def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset=None,
-        verbose=2, log=print, extra=None, callbacks=()):
+        verbose=2, log=print, extra=None, callbacks=(), compiled=None):
     """Train and evaluate `config`, write the model and results.json into `out_dir`, return results.
 
     `obtained` says how: executed (on the platform) or emulated; by default $PORTABILITY_OBTAINED,
-    which the adapters set, else executed."""
+    which the adapters set, else executed. `compiled`: a long-lived process's core.warm_model.CompiledModel,
+    whose traced model this training reuses when it has the same shape (the same weights either way)."""
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_file.write_json(out_dir / "config.json", config.to_dict())
@@ -120,6 +121,8 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
     log(describe_data(data))
     with clock("model"):
         model = build_model(keras, config, data, optimizer, log)
+        if compiled is not None:
+            model = compiled.use(keras, config, data, model)
     with clock("training"):
         history = train(keras, tf, model, config, data, callbacks, verbose)
     with clock("evaluation"):

@@ -1,6 +1,7 @@
 """Independent trainings of one config on several folds of a data set (OpenML's cross-validation):
 one after another in this process, or as tasks on a Dask LocalCluster of warm workers, each fold seeded
-as a fresh process seeds it (core/seeding.py), so both ways give each fold the same weights (tested)."""
+as a fresh process seeds it (core/seeding.py) and each later fold reusing the process's traced model
+(core/warm_model.py), so both ways give each fold a fresh process's weights (tested)."""
 
 import contextlib
 import os
@@ -9,6 +10,9 @@ import pathlib
 import numpy
 
 from core import datasets, experiment, results as core_results
+from core.warm_model import CompiledModel
+
+COMPILED = CompiledModel()  # this process's traced model: each later fold of the same shape reuses it
 
 
 def train_folds(config, folds, platform, details):
@@ -18,7 +22,7 @@ def train_folds(config, folds, platform, details):
     workers = int(os.environ.get("PORTABILITY_FOLD_WORKERS") or 1)
     if workers <= 1:
         details["fold_engine"] = "one after another"
-        return [experiment.run(config, fold_dir, platform=platform, extra=details, dataset=dataset)
+        return [experiment.run(config, fold_dir, platform=platform, extra=details, dataset=dataset, compiled=COMPILED)
                 for fold_dir, dataset in folds]
     from dask.distributed import Client, LocalCluster
 
@@ -49,6 +53,7 @@ def fold_process(fold_dir):
         try:
             train_saved_fold(fold_dir)
         except BaseException as error:
+            COMPILED.forget()
             print(f"fold failed: {type(error).__name__}: {error}")
             return 1
     return 0
@@ -64,4 +69,4 @@ def train_saved_fold(fold_dir):
                                    x_test=arrays["x_test"], y_test=arrays["y_test"], source=saved["source"], files={},
                                    canonical=False, num_classes=len(saved["class_names"]), class_names=saved["class_names"])
     experiment.run(configuration.config_from_dict(saved["config"]), fold_dir, platform=saved["platform"],
-                   extra=saved["details"], dataset=dataset)
+                   extra=saved["details"], dataset=dataset, compiled=COMPILED)

@@ -12,10 +12,12 @@ import threading
 
 import core.config
 from core.results import summary_line
+from core.warm_model import CompiledModel
 from portability import runs, store
 
 _DATASETS = {}  # built-in data set name -> its arrays, verified once per worker
 _ONE_AT_A_TIME = threading.Lock()  # a worker with more than one thread still trains one cell at a time
+_COMPILED = CompiledModel()  # the last cell's traced model: the next cell of the same shape reuses it
 
 
 def can_train_here(threads):
@@ -54,8 +56,10 @@ def run_local_cell(values, threads, scratch):
         except Exception as error:  # a config the worker cannot use: the cell's failure, said
             return 2, f"error: {error}", None
         try:
-            results = experiment.run(config, run.run_dir, dataset=dataset_for(config), verbose=0, log=lines.append)
+            results = experiment.run(config, run.run_dir, dataset=dataset_for(config), verbose=0, log=lines.append,
+                                     compiled=_COMPILED)
         except BaseException as error:  # the cell fails, the worker stays: recorded as `portability run` does
+            _COMPILED.forget()
             store.record_status(run.run_dir, "failed", str(error).splitlines()[0][:400] if str(error) else type(error).__name__)
             return 1, "\n".join([*lines, f"error: {type(error).__name__}: {error}"]), run.run_dir
         finally:
@@ -65,7 +69,8 @@ def run_local_cell(values, threads, scratch):
 
 
 def _release_memory():
-    """What one cell's model and graphs hold, freed before the next (weights are unaffected: tested)."""
+    """What one cell's graphs hold, freed before the next, all but the compiled model kept for reuse
+    (weights are unaffected: tested)."""
     keras = sys.modules.get("keras")
     if keras is not None:
         keras.backend.clear_session()

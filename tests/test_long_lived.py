@@ -4,6 +4,7 @@ worker and in a Jupyter kernel gives one weights hash, a fresh process's. Before
 training in a worker thread drew its initializers' seeds from the process's `random` stream, which
 Dask's event loop also draws from (`dask.sizeof`), so the weights changed from task to task."""
 
+import json
 import os
 import subprocess
 import sys
@@ -24,13 +25,19 @@ def trainings(npz, mode, times):
 
 @pytest.fixture(scope="module")
 def fresh(tiny_npz):
-    """The weights of one training in a fresh process."""
+    """The outcome (weights, history, test scores) of one training in a fresh process."""
     (weights,) = trainings(tiny_npz, "main", 1)
     return weights
 
 
 def test_three_trainings_in_one_process_give_the_fresh_process_weights(tiny_npz, fresh):
     assert trainings(tiny_npz, "main", 3) == [fresh] * 3
+
+
+def test_a_reused_compiled_model_gives_each_training_the_fresh_process_outcome(tiny_npz, fresh):
+    """A warm worker's later trainings of the same shape reuse its traced model (core/warm_model.py):
+    every variable reset to the fresh build, the same weights, history and test scores."""
+    assert trainings(tiny_npz, "reuse", 3) == [fresh] * 3
 
 
 def test_trainings_in_worker_threads_are_not_moved_by_other_threads(tiny_npz, fresh):
@@ -46,10 +53,11 @@ def test_three_trainings_in_one_dask_worker_give_the_fresh_process_weights(tiny_
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        done = [client.submit(long_lived.train, str(tiny_npz), pure=False).result() for _ in range(3)]
+        done = [client.submit(long_lived.train, str(tiny_npz), reuse=True, pure=False).result() for _ in range(3)]
     assert [weights for weights, _ in done] == [fresh] * 3
     assert [process["trainings_before"] for _, process in done] == [0, 1, 2]  # one warm worker trained all three
     assert {process["python_random"] for _, process in done} == {"a stream private to the training thread"}
+    assert [process["compiled_model"].split()[0] for _, process in done] == ["built", "reused", "reused"]
 
 
 def test_three_reruns_in_a_jupyter_kernel_give_the_fresh_process_weights(tiny_npz, fresh, monkeypatch):
@@ -64,3 +72,28 @@ def test_three_reruns_in_a_jupyter_kernel_give_the_fresh_process_weights(tiny_np
     nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
     printed = [output.get("text", "") for cell in notebook.cells[1:] for output in cell.outputs if output.get("name") == "stdout"]
     assert [text.split("HASH", 1)[1].split()[0] for text in printed if "HASH" in text] == [fresh] * 3
+
+
+def test_a_sweep_on_one_warm_worker_gives_each_seed_the_fresh_processes_outcome(tiny_npz, tmp_path):
+    """`portability run --seeds` with its cells in one warm Dask worker (the later ones reusing its
+    compiled model) and with a fresh process per cell: per seed, the same weights, history, test scores."""
+    from tests.conftest import portability
+    from tests.long_lived import outcome
+
+    options = ["--dataset", tiny_npz, "--model", "reference", "--epochs", "2", "--batch-size", "64",
+               "--validation-split", "0.2", "--target-accuracy", "0.5", "--seeds", "1-3", "--workers", "1"]
+    outcomes = {}
+    for way, extra in (("warm", []), ("fresh", ["--fresh-processes"])):
+        store = tmp_path / way
+        done = portability("run", *options, *extra, env={"PORTABILITY_RUNS_DIR": str(store)})
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs = [json.loads(path.read_text()) for path in store.glob("local/*/results.json")]
+        outcomes[way] = {run["config"]["seed"]: outcome(run) for run in runs}
+        records = sorted((run["process"]["trainings_before"], run["process"].get("compiled_model", "").split(" ")[0])
+                         for run in runs)
+        handles = [json.loads(path.read_text())["details"]["process"] for path in store.glob("local/*/handle.json")]
+        if way == "warm":
+            assert records == [(0, "built"), (1, "reused"), (2, "reused")] and set(handles) == {"warm worker"}
+        else:
+            assert records == [(0, "")] * 3 and set(handles) == {"fresh process"}
+    assert sorted(outcomes["warm"]) == [1, 2, 3] and outcomes["warm"] == outcomes["fresh"]

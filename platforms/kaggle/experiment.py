@@ -1484,11 +1484,12 @@ class Prepared:
 
 
 def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset=None,
-        verbose=2, log=print, extra=None, callbacks=()):
+        verbose=2, log=print, extra=None, callbacks=(), compiled=None):
     """Train and evaluate `config`, write the model and results.json into `out_dir`, return results.
 
     `obtained` says how: executed (on the platform) or emulated; by default $PORTABILITY_OBTAINED,
-    which the adapters set, else executed."""
+    which the adapters set, else executed. `compiled`: a long-lived process's core.warm_model.CompiledModel,
+    whose traced model this training reuses when it has the same shape (the same weights either way)."""
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_file.write_json(out_dir / "config.json", config.to_dict())
@@ -1501,6 +1502,8 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
     log(describe_data(data))
     with clock("model"):
         model = build_model(keras, config, data, optimizer, log)
+        if compiled is not None:
+            model = compiled.use(keras, config, data, model)
     with clock("training"):
         history = train(keras, tf, model, config, data, callbacks, verbose)
     with clock("evaluation"):
@@ -1677,7 +1680,8 @@ def save_models(keras, model, sample, out_dir):
 
 BUNDLE['core/folds.py'] = r'''"""Independent trainings of one config on several folds of a data set (OpenML's cross-validation):
 one after another in this process, or as tasks on a Dask LocalCluster of warm workers, each fold seeded
-as a fresh process seeds it (core/seeding.py), so both ways give each fold the same weights (tested)."""
+as a fresh process seeds it (core/seeding.py) and each later fold reusing the process's traced model
+(core/warm_model.py), so both ways give each fold a fresh process's weights (tested)."""
 
 import contextlib
 import os
@@ -1686,6 +1690,9 @@ import pathlib
 import numpy
 
 from core import datasets, experiment, results as core_results
+from core.warm_model import CompiledModel
+
+COMPILED = CompiledModel()  # this process's traced model: each later fold of the same shape reuses it
 
 
 def train_folds(config, folds, platform, details):
@@ -1695,7 +1702,7 @@ def train_folds(config, folds, platform, details):
     workers = int(os.environ.get("PORTABILITY_FOLD_WORKERS") or 1)
     if workers <= 1:
         details["fold_engine"] = "one after another"
-        return [experiment.run(config, fold_dir, platform=platform, extra=details, dataset=dataset)
+        return [experiment.run(config, fold_dir, platform=platform, extra=details, dataset=dataset, compiled=COMPILED)
                 for fold_dir, dataset in folds]
     from dask.distributed import Client, LocalCluster
 
@@ -1726,6 +1733,7 @@ def fold_process(fold_dir):
         try:
             train_saved_fold(fold_dir)
         except BaseException as error:
+            COMPILED.forget()
             print(f"fold failed: {type(error).__name__}: {error}")
             return 1
     return 0
@@ -1741,7 +1749,7 @@ def train_saved_fold(fold_dir):
                                    x_test=arrays["x_test"], y_test=arrays["y_test"], source=saved["source"], files={},
                                    canonical=False, num_classes=len(saved["class_names"]), class_names=saved["class_names"])
     experiment.run(configuration.config_from_dict(saved["config"]), fold_dir, platform=saved["platform"],
-                   extra=saved["details"], dataset=dataset)
+                   extra=saved["details"], dataset=dataset, compiled=COMPILED)
 '''
 
 BUNDLE['core/keras_import.py'] = r'''"""Import Keras and TensorFlow without the optional integrations the experiment never uses.
@@ -3216,6 +3224,65 @@ def _load_image_folder(path, test_split, seed):
         return x_train, y_train, x_test, y_test, files, class_names, False
     x, y, class_names, files = read_image_folder(path)
     return (*_holdout(x, y, test_split, seed), files, class_names, True)
+'''
+
+BUNDLE['core/warm_model.py'] = r'''"""The compiled model of a long-lived process, reused by its next training of the same shape.
+
+Keras traces a model's training and test steps into TensorFlow functions the first time they run: on
+the 1-layer MNIST model that is about 1.5 s of a 9 s training, paid again by every new model object. A
+warm worker (a sweep's cells, OpenML's folds) keeps the last training's compiled model; when the next
+training has the same architecture, data shape, optimizer and batch, each of its variables (weights,
+dropout seed states) and its optimizer's (step count, learning rate, moments) takes the value of that
+training's freshly built model and optimizer, so the traced steps start from exactly what a fresh
+process starts from: the same weights, history and test accuracy (tests/test_long_lived.py). Only the
+built-in models are reused (a user's model file may change between trainings)."""
+
+from core import seeding
+
+
+class CompiledModel:
+    """One reusable compiled model: `use(keras, config, data, fresh)` returns the model to train."""
+
+    def __init__(self):
+        self.key, self.model = None, None
+
+    def use(self, keras, config, data, fresh):
+        key = _key(config, data)
+        record = seeding.current()
+        if key is not None and key == self.key and _load(keras, self.model, fresh):
+            if record is not None:
+                record["compiled_model"] = "reused from an earlier training in this process, every variable set to this training's fresh build"
+            return self.model
+        self.key, self.model = key, (fresh if key is not None else None)
+        if record is not None:
+            record["compiled_model"] = "built and traced for this training"
+        return fresh
+
+    def forget(self):
+        """After a failed training: the next one builds its own."""
+        self.key, self.model = None, None
+
+
+def _key(config, data):
+    from core import models  # imports Keras: only once a training runs
+
+    if config.model not in models.MODELS:
+        return None
+    return (config.model, tuple(data.dataset.input_shape), data.dataset.num_classes, config.optimizer.lower(),
+            config.batch_size)
+
+
+def _load(keras, model, fresh):
+    """Every variable of `fresh` (built, compiled, not trained) into `model`; False where they differ."""
+    fresh.optimizer.build(fresh.trainable_variables)
+    pairs = [*zip(model.variables, fresh.variables), *zip(model.optimizer.variables, fresh.optimizer.variables)]
+    if (len(model.variables), len(model.optimizer.variables)) != (len(fresh.variables), len(fresh.optimizer.variables)) \
+            or any(old.shape != new.shape or old.dtype != new.dtype for old, new in pairs):
+        return False
+    for old, new in pairs:
+        old.assign(new)
+    model.stop_training = False
+    return True
 '''
 
 BUNDLE['core/workspace.py'] = r'''"""A run's workspace for a researcher's own script, in Kaggle's layout: `working/` (the script's current
