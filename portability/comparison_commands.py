@@ -36,7 +36,7 @@ def command_report(args):
 
 
 def command_diff(args):
-    from report import codediff
+    from report import codediff, diffview
 
     if args.platform == "local":
         raise UsageError("local is the baseline of every diff: name another platform")
@@ -46,7 +46,13 @@ def command_diff(args):
         if not codediff.generated(name):
             raise UserError(f"platforms/{name} has no generated files: run `portability package {name}`")
     diff = codediff.platform_diff(args.platform)
-    print("\n".join(diff["diff"]))
+    if args.unified:
+        print("\n".join(diff["diff"]))
+    else:
+        print("\n".join(diffview.text_view(diff, codediff.GROUPS, codediff.WHY)))
+        unchanged = codediff.unchanged_files(diff)
+        if unchanged:
+            print("unchanged: " + ", ".join(f"{name} ({lines} lines)" for name, lines in unchanged))
     print("\nchanged lines: " + ", ".join(f"{group} {count}" for group, count in diff["counts"].items())
           + (f"; core embedded verbatim: {diff['embedded_core_lines']} lines" if diff["embedded_core_lines"] else ""))
     return 0
@@ -102,6 +108,8 @@ def add_commands(commands):
 
     diff = commands.add_parser("diff", help="the code a platform needed beyond the local run")
     diff.add_argument("platform", choices=adapters.names())
+    diff.add_argument("--unified", action="store_true",
+                      help="the plain unified diff of every generated file (default: grouped by what each change is for)")
     add_own_options(diff)
     diff.set_defaults(handler=command_diff)
 

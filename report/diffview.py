@@ -1,7 +1,8 @@
 """A platform's code diff as a reader follows it: the changed lines cut into blocks, each of one group
 (data access, result upload, environment/setup, manifest files) with two unchanged lines around it;
 in HTML each group folds (<details>) under a summary with its count and functions, long lines wrap;
-in Markdown each group is a summary line and a `diff` block."""
+in Markdown each group is a summary line and a `diff` block; on a terminal (`portability diff`) each
+group is a header line and its blocks."""
 
 import difflib
 import html
@@ -105,6 +106,20 @@ def markdown_view(diff, groups, why):
                     [f"@@ {block['where']} @@"] + [f"{sign}{text}" for sign, text in block["lines"]]]
             fence = "`" * max(3, 1 + max(_backticks(line) for line in body))
             lines += [fence + "diff", *body, fence, ""]
+    return lines
+
+
+def text_view(diff, groups, why):
+    """The diff as terminal lines: per group a `== group: N changed lines in f, g (why)` header, what
+    each named function is for, then its blocks, each under `@@ file, lines a-b · functions @@`."""
+    lines = []
+    for group, count, mine, names in by_group(diff, groups):
+        lines.append(f"== {group}: {count} changed line{'s' * (count != 1)}"
+                     + (f" in {', '.join(names)}" if names else "") + f" ({why[group]})")
+        lines += [f"   {name}: {doc}" for name, doc in names.items() if doc]
+        for block in mine:
+            lines += ["", f"@@ {block['where']} @@", *(f"{sign}{text}" for sign, text in block["lines"])]
+        lines.append("")
     return lines
 
 

@@ -140,10 +140,21 @@ def test_pull_all_and_status_list_every_run(tiny_npz, env):
 
 
 def test_diff_codalab_shows_its_shim():
-    done = portability("diff", "codalab")
+    done = portability("diff", "codalab")  # grouped by what each change is for
     assert done.returncode == 0
-    assert "+++ platforms/codalab/shim.py" in done.stdout and "+def export_results(out_dir):" in done.stdout
+    lines = done.stdout.splitlines()
+    headers = [line for line in lines if line.startswith("== ")]
+    assert [header.split(":")[0] for header in headers] == ["== data access", "== result upload", "== environment/setup",
+                                                             "== manifest files"]
+    assert headers[1].startswith("== result upload: 11 changed lines in output_folder, run_details, export_results (")
+    block = lines.index("+def export_results(out_dir):")
+    assert lines[max(i for i in range(block) if lines[i].startswith("@@ "))].startswith("@@ shim.py, lines ")
+    assert "+++ " not in done.stdout and "unchanged: experiment.py (" in done.stdout
     assert done.stdout.strip().splitlines()[-1].startswith("changed lines: data access 12, result upload")  # script_inputs and dependency_key: where CodaLab puts a script's data
+    unified = portability("diff", "codalab", "--unified")
+    assert unified.returncode == 0
+    assert "+++ platforms/codalab/shim.py" in unified.stdout and "+def export_results(out_dir):" in unified.stdout
+    assert unified.stdout.strip().splitlines()[-1] == done.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.slow
