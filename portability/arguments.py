@@ -117,17 +117,22 @@ def platform_options(args, platforms):
 def config_file_options(path):
     """`platform_options: {kaggle: {kernel_type: notebook}}` in a config file, checked against what each
     adapter declares (not part of the experiment, so not in its config or its hashes)."""
-    options = core.config.read_config_file(path).get(core.config.PLATFORM_OPTIONS) or {}
+    return checked_options(core.config.read_config_file(path).get(core.config.PLATFORM_OPTIONS), f"config file {path}")
+
+
+def checked_options(options, where):
+    """`platform_options` (a config file's or a grid's) checked against what each adapter declares."""
+    options = options or {}
     valid = ", ".join(f"{name}.{option.name}" for name in adapters.names()
                       for option in adapters.adapter_class(name).option_specs)
     if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
-        raise UsageError(f"config file {path}: platform_options maps a platform to its options ({valid})")
+        raise UsageError(f"{where}: platform_options maps a platform to its options ({valid})")
     for name, values in options.items():
         declared = [option.name for option in adapters.adapter_class(name).option_specs] if name in adapters.REGISTRY else []
         for key in values:
             if key not in declared:
                 own = ", ".join(f"{name}.{option}" for option in declared)
-                raise UsageError(f"config file {path}: unknown platform option {name}.{key}: valid ones are {own or valid}")
+                raise UsageError(f"{where}: unknown platform option {name}.{key}: valid ones are {own or valid}")
     return {name: dict(values) for name, values in options.items()}
 
 

@@ -6,6 +6,7 @@ and the platforms; its cells are every combination. Shipped grids are in docs/gr
     axes: {seed: [1, 2, 3, 4, 5]}
     platforms: ready            # every ready platform; or a list such as [local, docker]
     margin: 0.003               # equivalence margin of the verdict (0.003 = 0.3 points)
+    platform_options: {openml: {task: 3573}}   # each platform's own options, as in a config file
     quick: {base: {max_train_samples: 6000}}   # what --quick changes, for a laptop
 """
 
@@ -22,25 +23,28 @@ from core.errors import UsageError
 from portability import own_sweep
 
 GRIDS_DIR = pathlib.Path(__file__).resolve().parents[1] / "docs" / "grids"
-KEYS = ("name", "description", "base", "axes", "platforms", "margin", "quick")
+KEYS = ("name", "description", "base", "axes", "platforms", "margin", "platform_options", "quick")
 DEFAULT_MARGIN = 0.003
 MAX_CELLS = 10000  # planning, the manifest and the verdict stay interactive; a bigger study is several grids
 
 
 @dataclasses.dataclass
 class Cell:
-    """One run of a sweep: a platform and a complete config."""
+    """One run of a sweep: a platform, a complete config, and the platform's own options."""
 
     platform: str
     config: dict
     axes: dict
     threads: int | None = None
+    options: dict = dataclasses.field(default_factory=dict)
 
     @property
     def id(self):
-        """Same platform, config and threads: the same cell, in any sweep."""
-        key = json.dumps({"platform": self.platform, "config": self.config, "threads": self.threads}, sort_keys=True)
-        return hashlib.sha256(key.encode()).hexdigest()[:12]
+        """Same platform, config, threads and platform options: the same cell, in any sweep."""
+        key = {"platform": self.platform, "config": self.config, "threads": self.threads}
+        if self.options:
+            key["options"] = self.options
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def label(self):
@@ -48,7 +52,7 @@ class Cell:
 
     def to_dict(self):
         return {"id": self.id, "platform": self.platform, "config": self.config, "axes": self.axes,
-                "threads": self.threads}
+                "threads": self.threads, **({"options": self.options} if self.options else {})}
 
 
 @dataclasses.dataclass
@@ -59,6 +63,7 @@ class Grid:
     platforms: list
     margin: float = DEFAULT_MARGIN
     description: str = ""
+    platform_options: dict = dataclasses.field(default_factory=dict)
 
     def points(self):
         """Every combination of the axes, as {axis: value}, with its complete config."""
@@ -79,7 +84,7 @@ class Grid:
         for platform in self.platforms:
             for point, config in self.points():
                 cells.append(Cell(platform, _absolute(config.to_dict()), point,
-                                  threads if computes_here(platform) else None))
+                                  threads if computes_here(platform) else None, self.platform_options.get(platform, {})))
         return cells
 
     def resolve_ready(self, ready):
@@ -132,7 +137,7 @@ def load(reference, quick=False, platforms=None):
             values[part] = {**_mapping(values, part, path), **_mapping(values["quick"], part, path)}
     return make(values.get("name") or path.stem, _mapping(values, "base", path), _mapping(values, "axes", path),
                 platforms or values.get("platforms", ["local"]), values.get("margin", DEFAULT_MARGIN),
-                str(values.get("description", "")), where=f"grid {path}")
+                str(values.get("description", "")), where=f"grid {path}", platform_options=values.get("platform_options"))
 
 
 def _mapping(values, key, path):
@@ -142,7 +147,7 @@ def _mapping(values, key, path):
     return part
 
 
-def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", where="grid"):
+def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", where="grid", platform_options=None):
     """A validated Grid: axes over known config keys with lists of values, known or ready platforms."""
     script = own_sweep.is_script(base)  # a user's own script: a script's keys are its axes
     if script:
@@ -168,7 +173,10 @@ def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", whe
     if count > MAX_CELLS:
         raise UsageError(f"{where} has {count:,} cells, more than {MAX_CELLS:,}: split it into smaller grids "
                          "(each is resumable, and the report shows every sweep)")
-    grid = Grid(name, dict(base), dict(axes), platforms, float(margin), description)
+    from portability.arguments import checked_options
+
+    options = checked_options(platform_options, where)
+    grid = Grid(name, dict(base), dict(axes), platforms, float(margin), description, options)
     for _ in grid.points():  # every combination must be a valid config: fail before anything runs
         pass
     return grid

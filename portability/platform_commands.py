@@ -121,7 +121,7 @@ def command_push(args):
     if args.seeds is not None:
         from portability import sweep_commands
 
-        return sweep_commands.sweep_seeds(config, args.seeds, "ready" if args.all else args.platforms, args)
+        return sweep_commands.sweep_seeds(config, args.seeds, "ready" if args.all else args.platforms, args, chosen)
     if len(args.platforms) == 1:
         return push_one(adapters.get(names[0], **chosen.get(names[0], {})), config, args)
     return push_many([adapters.get(name, **chosen.get(name, {})) for name in names], config, args)

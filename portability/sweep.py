@@ -56,14 +56,14 @@ def platform_adapters(grid):
     made = {}
 
     def ready(name):
-        made[name] = adapters.get(name)
+        made[name] = adapters.get(name, **grid.platform_options.get(name, {}))
         try:
             return not made[name].missing()
         except Exception:  # a platform whose check cannot even run is not ready
             return False
 
     grid.resolve_ready(ready)
-    return {name: made.get(name) or adapters.get(name) for name in grid.platforms}
+    return {name: made.get(name) or adapters.get(name, **grid.platform_options.get(name, {})) for name in grid.platforms}
 
 
 def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.stderr, fresh=False):
@@ -116,8 +116,8 @@ def _execute(client, here, there, manifest, progress, timeout, by_platform, fres
     pending = {}
     name = manifest.data["name"]
     for cell in here:
-        future = client.submit(run_cell, cell.platform, cell.config, cell.threads, not fresh, key=f"cell-{cell.id}-{time.time_ns()}",
-                               pure=False)
+        future = client.submit(run_cell, cell.platform, cell.config, cell.threads, not fresh, cell.options,
+                               key=f"cell-{cell.id}-{time.time_ns()}", pure=False)
         pending[future.key] = cell
         future.add_done_callback(lambda f, c=cell: finished.put((c, f)))
         manifest.data["cells"][cell.id]["state"] = "queued"
@@ -227,7 +227,8 @@ def describe_plan(grid, threads, workers=None):
         else:
             what = f"run: about {_duration(cost)}" + ("" if computes_here(cell.platform) else " on the platform")
             total_here += cost if computes_here(cell.platform) else 0
-        lines.append(f"  {cell.id}  {cell.platform:<8} {cell.label:<40} {what}")
+        options = "".join(f" {cell.platform}.{key}={value}" for key, value in cell.options.items())
+        lines.append(f"  {cell.id}  {cell.platform:<8} {cell.label + options:<40} {what}")
     lines.append(f"estimated time for the cells computed here: about {_duration(total_here / workers)} "
                  f"on {workers} worker(s); nothing was run")
     return "\n".join(lines)

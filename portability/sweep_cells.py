@@ -38,11 +38,12 @@ def cell_runs():
     return index
 
 
-def run_cell(platform, config, threads, warm=True):
+def run_cell(platform, config, threads, warm=True, options=None):
     """On a Dask worker: one cell in a scratch run store; returns the run folder's files, so the worker
     needs the project and the data cache, not this machine's disk. A local cell of the built-in
     experiment trains in this warm worker (portability/warm_cells.py) unless `warm` is off or the
-    worker's TensorFlow runs another thread count; anything else runs the command line in a fresh process."""
+    worker's TensorFlow runs another thread count; anything else runs the command line in a fresh process,
+    with the platform's `options` in its config file."""
     remove_stale_scratch()
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-") as scratch:
         scratch = pathlib.Path(scratch)
@@ -50,7 +51,7 @@ def run_cell(platform, config, threads, warm=True):
             code, output, _ = warm_cells.run_local_cell(config, threads, scratch)
             process = "warm worker"
         else:
-            code, output = _fresh_process(platform, config, threads, scratch)
+            code, output = _fresh_process(platform, config, threads, scratch, options)
             process = "fresh process"
         folders = sorted(path for path in (scratch / "runs").glob("*/*") if path.is_dir())
         files = {}
@@ -61,8 +62,8 @@ def run_cell(platform, config, threads, warm=True):
                 "run_id": folders[0].name if folders else None, "worker": _worker_name()}
 
 
-def _fresh_process(platform, config, threads, scratch):
-    (scratch / "config.json").write_text(json.dumps(config))
+def _fresh_process(platform, config, threads, scratch, options=None):
+    (scratch / "config.json").write_text(json.dumps({**config, **({core.config.PLATFORM_OPTIONS: {platform: options}} if options else {})}))
     environment = dict(os.environ, PORTABILITY_RUNS_DIR=str(scratch / "runs"), PYTHONUNBUFFERED="1")
     if threads:
         environment["PORTABILITY_THREADS"] = str(threads)

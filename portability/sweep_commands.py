@@ -16,9 +16,10 @@ def command_sweep(args):
     return run_sweep(grid.load(args.grid, quick=args.quick, platforms=args.platforms or None), args)
 
 
-def sweep_seeds(config, seeds, platforms, args):
+def sweep_seeds(config, seeds, platforms, args, platform_options=None):
     """`run --seeds 1-5`, `push PLATFORM --seeds 1-5`: a sweep over seeds of one config, or of your own
-    script (a ScriptSpec, or the ScriptExperiment of a platform command): the script once per seed."""
+    script (a ScriptSpec, or the ScriptExperiment of a platform command): the script once per seed; each
+    platform's cells with its `platform_options` (the flags and the config file's)."""
     from portability import grid, own_sweep
 
     spec = getattr(config, "spec", config)
@@ -28,7 +29,8 @@ def sweep_seeds(config, seeds, platforms, args):
         values = {k: v for k, v in config.to_dict().items() if k != "seed" and v is not None}
         name = f"seeds-{experiment_label(config)}"
     return run_sweep(grid.make(name, values, {"seed": grid.parse_seeds(seeds)}, platforms,
-                               margin=grid.DEFAULT_MARGIN if args.margin is None else args.margin), args)
+                               margin=grid.DEFAULT_MARGIN if args.margin is None else args.margin,
+                               platform_options=platform_options), args)
 
 
 def experiment_label(config):

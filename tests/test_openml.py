@@ -157,6 +157,26 @@ def test_the_task_is_a_flag_and_a_config_files_platform_option(tmp_path):
     assert "--openml-task" in portability("push", "--help").stdout
 
 
+def test_a_seeds_sweep_gives_every_cell_the_task_flag(small_task, run_store):
+    """`push openml --seeds 1,2 --openml-task ID`: each cell (a Dask task here, `push openml` in its own
+    process) runs on that task; the task is part of the cells' identity, so another task gives other
+    cells, not the same ones skipped."""
+    root, _ = small_task
+    env = env_for(run_store, root, PORTABILITY_OPENML_TASK="")
+    done = portability("push", "openml", "--seeds", "1,2", "--openml-task", str(TASK), *TINY, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = [json.loads(path.read_text()) for path in run_store.glob("openml/*/results.json")]
+    assert sorted(run["config"]["seed"] for run in runs) == [1, 2]
+    assert {run["platform"]["task_id"] for run in runs} == {TASK} and {len(run["folds"]) for run in runs} == {10}
+    [manifest] = [json.loads(path.read_text()) for path in run_store.glob("_sweeps/*/manifest.json")]
+    assert [cell["options"] for cell in manifest["cells"].values()] == [{"task": str(TASK)}] * 2
+    again = portability("push", "openml", "--seeds", "1,2", "--openml-task", str(TASK), *TINY, env=env)
+    assert again.returncode == 0 and "2 done (2 skipped)" in again.stderr
+    other = portability("push", "openml", "--seeds", "1,2", "--openml-task", "990099", "--dry-run", *TINY, env=env)
+    assert other.returncode == 0 and "2 cells, 0 complete, 2 to run" in other.stdout
+    assert other.stdout.count("seed=1 openml.task=990099") == 1  # the plan names the cells' option
+
+
 def test_a_task_that_is_neither_cached_nor_reachable_is_named(tmp_path, run_store):
     env = env_for(run_store, tmp_path / "empty-cache", OPENML_SERVER="http://127.0.0.1:9/api/v1/xml")
     done = portability("push", "openml", "--wait", "--timeout", "300", *TINY, env=env)

@@ -176,6 +176,9 @@ def test_platform_cells_are_pushed_once_across_an_interrupted_sweep(tiny_npz, ru
     ('{"cells": 4}', "unknown keys cells: valid keys are name, description, base"),
     ('{"base": [1, 2]}', "`base` must be a mapping"),
     ('[1, 2]', "must hold a mapping"),
+    ('{"axes": {"seed": [1]}, "platform_options": {"openml": {"tasks": 3573}}}',
+     "bad.json: unknown platform option openml.tasks: valid ones are openml.task, openml.protocol"),
+    ('{"axes": {"seed": [1]}, "platform_options": {"openml": 3573}}', "platform_options maps a platform to its options"),
 ])
 def test_bad_grids_are_refused_before_anything_runs(tmp_path, grid_text, message):
     (tmp_path / "bad.json").write_text(grid_text)
@@ -196,6 +199,13 @@ def test_grid_names_seeds_and_quick_scale(tmp_path):
     assert all(c.config["model"] == "vgg" and c.config["max_train_samples"] == 3000 for c in cells)
     full = grid.load("vgg-augmentation")
     assert {c.config["augmentation_epochs"] for c in full.cells()} == {0, 25, 50}
+    (tmp_path / "tasks.json").write_text(json.dumps({"base": {"preset": "mnist-reference"}, "axes": {"seed": [1]},
+                                                     "platforms": ["local", "openml"],
+                                                     "platform_options": {"openml": {"task": 3573}}}))
+    local, openml = grid.load(tmp_path / "tasks.json").cells(threads=1)
+    assert (local.options, openml.options) == ({}, {"task": 3573})  # a platform's cells carry its options
+    assert openml.id != grid.Cell("openml", openml.config, openml.axes, 1).id  # and the task is in their identity
+    assert local.id == grid.Cell("local", local.config, local.axes, 1).id  # cells without options keep their ids
 
 
 def test_dry_run_lists_cells_and_their_cost_and_runs_nothing(tiny_npz, run_store, tmp_path, local_tiny_results):
