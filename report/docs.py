@@ -18,7 +18,7 @@ def code_changes(name):
     if name == "local":
         return "The local entry is the baseline of every diff: no change.\n"
     diff = codediff.platform_diff(name)
-    lines = [f"`portability diff {name}` shows the full diff. Changed lines against the local run's code (`platforms/local/`):", "",
+    lines = [f"`portability diff {name}` shows every change, grouped by purpose (`--unified`: the plain diff). Changed lines against the local run's code (`platforms/local/`):", "",
              "| group | lines | what it is |", "|---|---|---|"]
     lines += [f"| {group} | {diff['counts'][group]} | {codediff.WHY[group]} |" for group in codediff.GROUPS]
     if diff["embedded_core_lines"]:
