@@ -122,7 +122,7 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
     with clock("model"):
         model = build_model(keras, config, data, optimizer, log)
         if compiled is not None:
-            model = compiled.use(keras, config, data, model)
+            model = compiled.use(config, data, model)
     with clock("training"):
         history = train(keras, tf, model, config, data, callbacks, verbose)
     with clock("evaluation"):
@@ -158,6 +158,7 @@ def setup(config):
         tf.config.threading.set_intra_op_parallelism_threads(threads)  # changes the weights: recorded
     seeding.seed_everything(keras, config.seed)  # its own Python stream in a worker thread
     tf.config.experimental.enable_op_determinism()
+    keras_import.without_autotuning()  # the same batches, no autotuning thread to wait for
     return keras, tf
 
 
@@ -239,7 +240,8 @@ def _schedule(keras, tf, model, config, data, callbacks, verbose, stopped):
         augment = augmenter(keras, config.seed)
         stream = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
                   .shuffle(len(data.x_train), seed=config.seed).batch(config.batch_size)
-                  .map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
+                  .map(lambda x, y: (augment(x, training=True), y)).prefetch(2)
+                  .with_options(keras_import.pipeline_options(tf)))
         fit.pop("batch_size")
         model.fit(stream, epochs=config.augmentation_epochs, shuffle=False, **fit)  # the stream is shuffled
     rows = History(history.rows)

@@ -50,6 +50,7 @@ def describe(model, history, train_images, tf, gpus=None):
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "default",
         "deterministic_ops": True,
         "keras_imported_without": keras_import.LEFT_OUT,
+        "tf_data_autotuning": keras_import.AUTOTUNING,
         "note": "epoch wall time without the validation pass; FLOPs counted from the convolution and dense layers",
     }
 

@@ -1462,7 +1462,7 @@ def run(config, out_dir, platform="local", obtained=None, data_dir=None, dataset
     with clock("model"):
         model = build_model(keras, config, data, optimizer, log)
         if compiled is not None:
-            model = compiled.use(keras, config, data, model)
+            model = compiled.use(config, data, model)
     with clock("training"):
         history = train(keras, tf, model, config, data, callbacks, verbose)
     with clock("evaluation"):
@@ -1498,6 +1498,7 @@ def setup(config):
         tf.config.threading.set_intra_op_parallelism_threads(threads)  # changes the weights: recorded
     seeding.seed_everything(keras, config.seed)  # its own Python stream in a worker thread
     tf.config.experimental.enable_op_determinism()
+    keras_import.without_autotuning()  # the same batches, no autotuning thread to wait for
     return keras, tf
 
 
@@ -1579,7 +1580,8 @@ def _schedule(keras, tf, model, config, data, callbacks, verbose, stopped):
         augment = augmenter(keras, config.seed)
         stream = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
                   .shuffle(len(data.x_train), seed=config.seed).batch(config.batch_size)
-                  .map(lambda x, y: (augment(x, training=True), y)).prefetch(2))
+                  .map(lambda x, y: (augment(x, training=True), y)).prefetch(2)
+                  .with_options(keras_import.pipeline_options(tf)))
         fit.pop("batch_size")
         model.fit(stream, epochs=config.augmentation_epochs, shuffle=False, **fit)  # the stream is shuffled
     rows = History(history.rows)
@@ -1724,6 +1726,14 @@ Set PORTABILITY_FULL_IMPORT=1 to import Keras with everything (e.g. to fit on pa
 The import also runs without Python's garbage collector (it creates a few million objects and frees
 almost none: each collection pass is wasted), and the objects it made are then frozen out of later
 collections (`gc.freeze`), so they are not walked again during training. About 0.3 to 0.7 CPU seconds.
+
+`without_autotuning()` runs Keras's array pipelines (fit, evaluate and predict on NumPy arrays) without
+tf.data's autotuning. Its thread re-tunes the pipeline while training runs, and when Keras drops an
+epoch's iterator, the iterator's destructor waits for that thread, which sleeps out its current
+optimisation period (doubling from 10 ms) instead of waking at cancellation: in a worker thread up to
+5 s after a 5 s epoch. Without it the batches are the same and in the same order (the parallel map stays
+deterministic; the reference run's weights hash is unchanged), and the reference run's epoch takes
+about 9.6 s of wall time instead of 12 s on 2 cores.
 """
 
 import gc
@@ -1733,6 +1743,7 @@ import sys
 
 OPTIONAL = ("pandas", "pyarrow", "matplotlib", "sklearn", "scipy")
 LEFT_OUT = None  # what Keras was imported without, once this module imported it: results.json records it
+AUTOTUNING = None  # "off ..." once without_autotuning() changed Keras's array pipelines: results.json records it
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
@@ -1767,6 +1778,35 @@ def import_keras():
             gc.enable()
     gc.freeze()  # once: what the import made stays, later collections skip it
     return keras, tensorflow
+
+
+def pipeline_options(tf):
+    """tf.data options without autotuning, for a pipeline the experiment builds itself."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
+
+def without_autotuning():
+    """Keras's array pipelines without tf.data's autotuning (see above), once per process; returns what
+    `AUTOTUNING` says (on where this Keras builds its array pipelines elsewhere)."""
+    global AUTOTUNING
+    try:
+        from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+    except ImportError:
+        AUTOTUNING = "on (this Keras has no array_data_adapter to change)"
+        return AUTOTUNING
+    made = ArrayDataAdapter.get_tf_dataset
+    if not getattr(made, "without_autotuning", False):
+        import tensorflow as tf
+
+        def get_tf_dataset(self):
+            return made(self).with_options(pipeline_options(tf))
+
+        get_tf_dataset.without_autotuning = True
+        ArrayDataAdapter.get_tf_dataset = get_tf_dataset
+    AUTOTUNING = "off in Keras's array pipelines and the augmentation stream (the same batches)"
+    return AUTOTUNING
 '''
 
 BUNDLE['core/models.py'] = r'''"""The seed models. Every builder takes the input shape and number of classes from the data."""
@@ -2895,6 +2935,7 @@ def describe(model, history, train_images, tf, gpus=None):
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "default",
         "deterministic_ops": True,
         "keras_imported_without": keras_import.LEFT_OUT,
+        "tf_data_autotuning": keras_import.AUTOTUNING,
         "note": "epoch wall time without the validation pass; FLOPs counted from the convolution and dense layers",
     }
 
@@ -3194,30 +3235,21 @@ training has the same architecture, data shape, optimizer and batch, each of its
 dropout seed states) and its optimizer's (step count, learning rate, moments) takes the value of that
 training's freshly built model and optimizer, so the traced steps start from exactly what a fresh
 process starts from: the same weights, history and test accuracy (tests/test_long_lived.py). Only the
-built-in models are reused (a user's model file may change between trainings).
-
-A long-lived process also trains in a worker thread, where tf.data's autotuning thread made the end of
-a training wait: when Keras drops an epoch's iterator, its destructor waits for that thread, which
-sleeps out its optimisation period (doubling from 10 ms: up to 5 s after a 5 s epoch) instead of waking
-on cancellation (seen in about one cell in three, never in a main thread). Keras's array pipelines here
-run without autotuning: the same batches in the same order (the parallel map stays deterministic), no
-thread to wait for."""
+built-in models are reused (a user's model file may change between trainings)."""
 
 from core import seeding
 
 
 class CompiledModel:
-    """One reusable compiled model: `use(keras, config, data, fresh)` returns the model to train."""
+    """One reusable compiled model: `use(config, data, fresh)` returns the model to train."""
 
     def __init__(self):
         self.key, self.model = None, None
 
-    def use(self, keras, config, data, fresh):
+    def use(self, config, data, fresh):
         key = _key(config, data)
         record = seeding.current()
-        if _without_autotuning() and record is not None:
-            record["data_pipeline"] = "tf.data autotuning off in this long-lived process (same batches, no thread to wait for)"
-        if key is not None and key == self.key and _load(keras, self.model, fresh):
+        if key is not None and key == self.key and _load(self.model, fresh):
             if record is not None:
                 record["compiled_model"] = "reused from an earlier training in this process, every variable set to this training's fresh build"
             return self.model
@@ -3240,7 +3272,7 @@ def _key(config, data):
             config.batch_size)
 
 
-def _load(keras, model, fresh):
+def _load(model, fresh):
     """Every variable of `fresh` (built, compiled, not trained) into `model`; False where they differ."""
     fresh.optimizer.build(fresh.trainable_variables)
     pairs = [*zip(model.variables, fresh.variables), *zip(model.optimizer.variables, fresh.optimizer.variables)]
@@ -3252,26 +3284,6 @@ def _load(keras, model, fresh):
     model.stop_training = False
     return True
 
-
-def _without_autotuning():
-    """Keras's array pipelines without tf.data's autotuning thread (see above), once per process; False
-    where this Keras has no such pipeline to change."""
-    try:
-        from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
-    except ImportError:
-        return False
-    made = ArrayDataAdapter.get_tf_dataset
-    if not getattr(made, "without_autotuning", False):
-        import tensorflow as tf
-
-        def get_tf_dataset(self):
-            options = tf.data.Options()
-            options.autotune.enabled = False
-            return made(self).with_options(options)
-
-        get_tf_dataset.without_autotuning = True
-        ArrayDataAdapter.get_tf_dataset = get_tf_dataset
-    return True
 '''
 
 BUNDLE['core/workspace.py'] = r'''"""A run's workspace for a researcher's own script, in Kaggle's layout: `working/` (the script's current
