@@ -21,6 +21,7 @@ import adapters
 import core.config
 from core.errors import UsageError
 from portability import own_sweep
+from portability.arguments import checked_options
 
 GRIDS_DIR = pathlib.Path(__file__).resolve().parents[1] / "docs" / "grids"
 KEYS = ("name", "description", "base", "axes", "platforms", "margin", "platform_options", "quick")
@@ -173,8 +174,6 @@ def make(name, base, axes, platforms, margin=DEFAULT_MARGIN, description="", whe
     if count > MAX_CELLS:
         raise UsageError(f"{where} has {count:,} cells, more than {MAX_CELLS:,}: split it into smaller grids "
                          "(each is resumable, and the report shows every sweep)")
-    from portability.arguments import checked_options
-
     options = checked_options(platform_options, where)
     grid = Grid(name, dict(base), dict(axes), platforms, float(margin), description, options)
     for _ in grid.points():  # every combination must be a valid config: fail before anything runs
