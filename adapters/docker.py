@@ -210,7 +210,10 @@ class DockerAdapter(Adapter):
                 return "completed"
         done = docker("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", handle.remote_id,
                       check=False)
-        if done.returncode != 0:
+        ended = run_dir / "work" / "container-exit"  # written when a pull removed the ended container
+        if done.returncode != 0 and ended.is_file():
+            done.stdout = ended.read_text()
+        elif done.returncode != 0:
             return "completed" if (run_dir / "results.json").is_file() else "unknown"
         state, code = done.stdout.split()
         if state in ("created",):
@@ -220,10 +223,21 @@ class DockerAdapter(Adapter):
         return "completed" if code == "0" else "failed"
 
     def fetch_outputs(self, handle, run_dir, target):
-        copy_work_outputs(run_dir, target)
-        logs = docker("logs", handle.remote_id, check=False) if handle.remote_id else None
+        """The outputs from the mounted folder, the log from the engine; an ended container is then removed
+        (its log and exit state kept in the run's work folder), so pushes leave no exited containers."""
+        work = run_dir / "work"
+        state = docker("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", handle.remote_id,
+                       check=False) if handle.remote_id else None
+        logs = docker("logs", handle.remote_id, check=False) if state is not None and state.returncode == 0 else None
         if logs is not None and logs.returncode == 0:
-            (target / "log.txt").write_text(logs.stdout + logs.stderr)
+            work.mkdir(parents=True, exist_ok=True)
+            (work / "container-log.txt").write_text(logs.stdout + logs.stderr)
+        copy_work_outputs(run_dir, target)
+        if (work / "container-log.txt").is_file():  # the engine's log of the run is its log.txt
+            shutil.copyfile(work / "container-log.txt", target / "log.txt")
+        if logs is not None and state.stdout.split()[0] in ("exited", "dead") and not handle.details.get("jupyter_url"):
+            (work / "container-exit").write_text(state.stdout)
+            docker("rm", handle.remote_id, check=False)
 
 
 def _same_device(path, folder):

@@ -168,6 +168,10 @@ class AdapterContract:
         self.check_pulled(pulled, run_dir, local_tiny_results, "executed")
         states = [entry["state"] for entry in store.status_history(run_dir)]
         assert states[0] == "submitting" and states[-1] == "pulled"
+        self.after_pull(run)
+
+    def after_pull(self, run):
+        """What a platform leaves, or keeps, once a run is pulled."""
 
     def check_pulled(self, pulled, run_dir, local, obtained):
         assert results_file.problems(pulled) == []

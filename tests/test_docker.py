@@ -31,6 +31,18 @@ class TestDockerContract(AdapterContract):
         monkeypatch.setenv("PORTABILITY_DOCKER_OFFLINE", "1")
         yield
 
+    def after_pull(self, run):
+        """No exited container left behind; its log and exit state stay with the run, and a second pull
+        and the status still have them."""
+        gone = subprocess.run(["docker", "container", "inspect", run.handle.remote_id], capture_output=True)
+        assert gone.returncode != 0
+        log = (run.run_dir / "log.txt").read_text()
+        assert "test accuracy" in log
+        assert run.adapter.status(run.handle, run.run_dir) == "completed"
+        (run.run_dir / "log.txt").unlink()
+        run.pull()
+        assert (run.run_dir / "log.txt").read_text() == log
+
 
 def simple_index(wheels, root):
     """A PEP 503 package index of the wheelhouse: simple/<project>/ pages linking the wheel files."""
