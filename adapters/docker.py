@@ -211,11 +211,12 @@ class DockerAdapter(Adapter):
         done = docker("container", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", handle.remote_id,
                       check=False)
         ended = run_dir / "work" / "container-exit"  # written when a pull removed the ended container
-        if done.returncode != 0 and ended.is_file():
-            done.stdout = ended.read_text()
-        elif done.returncode != 0:
+        if done.returncode == 0:
+            state, code = done.stdout.split()
+        elif ended.is_file():
+            state, code = ended.read_text().split()
+        else:
             return "completed" if (run_dir / "results.json").is_file() else "unknown"
-        state, code = done.stdout.split()
         if state in ("created",):
             return "queued"
         if state in ("running", "restarting", "paused"):

@@ -55,4 +55,3 @@ def _load(model, fresh):
         old.assign(new)
     model.stop_training = False
     return True
-

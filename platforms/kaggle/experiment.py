@@ -3324,7 +3324,6 @@ def _load(model, fresh):
         old.assign(new)
     model.stop_training = False
     return True
-
 '''
 
 BUNDLE['core/workspace.py'] = r'''"""A run's workspace for a researcher's own script, in Kaggle's layout: `working/` (the script's current
