@@ -42,6 +42,7 @@ def install(seed=42, data_dir=None, allow_network=True, log=print):
     IDX files for the Keras loaders (None: the user cache, then the network if `allow_network`)."""
     started = time.perf_counter()
     keras, tf = import_keras()
+    keras_import.without_thread_spinning(tf)  # the same kernels, no CPU burnt waiting for work
     threads = experiment.intra_op_threads()
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

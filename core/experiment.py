@@ -153,6 +153,7 @@ def setup(config):
     """TensorFlow and Keras, seeded, with deterministic ops: same config, same machine, same weights."""
     keras, tf = keras_import.import_keras()
     logging.getLogger("absl").setLevel(logging.ERROR)  # Keras 3 calls HDF5 "legacy" on every save
+    keras_import.without_thread_spinning(tf)  # before the first op starts TensorFlow's runtime
     threads = intra_op_threads()
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)  # changes the weights: recorded

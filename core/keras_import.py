@@ -19,6 +19,12 @@ optimisation period (doubling from 10 ms) instead of waking at cancellation: in 
 5 s after a 5 s epoch. Without it the batches are the same and in the same order (the parallel map stays
 deterministic; the reference run's weights hash is unchanged), and the reference run's epoch takes
 about 9.6 s of wall time instead of 12 s on 2 cores.
+
+`without_thread_spinning()` lets TensorFlow's thread pools sleep when they run out of work instead of
+spinning for more (`ConfigProto.experimental.disable_thread_spinning`, set before TensorFlow starts its
+runtime). Spinning only burns CPU while waiting: the same kernels run, with the same weights. It matters
+most where two processes share the cores (a sweep's workers), where one's spinning takes the core the
+other is training on.
 """
 
 import gc
@@ -28,6 +34,7 @@ import sys
 
 OPTIONAL = ("pandas", "pyarrow", "matplotlib", "sklearn", "scipy")
 LEFT_OUT = None  # what Keras was imported without, once this module imported it: results.json records it
+SPINNING = None  # "off" once without_thread_spinning() set it before TensorFlow started: results.json records it
 AUTOTUNING = None  # "off ..." once without_autotuning() changed Keras's array pipelines: results.json records it
 
 
@@ -92,3 +99,24 @@ def without_autotuning():
         ArrayDataAdapter.get_tf_dataset = get_tf_dataset
     AUTOTUNING = "off in Keras's array pipelines and the augmentation stream (the same batches)"
     return AUTOTUNING
+
+
+def without_thread_spinning(tf):
+    """TensorFlow's thread pools without spinning (see above), when its runtime has not started yet;
+    returns what `SPINNING` says."""
+    global SPINNING
+    try:
+        from tensorflow.python.eager import context
+
+        runtime = context.context()
+        if runtime._context_handle is None:  # not started: the thread pools are made with this config
+            config = runtime._config or tf.compat.v1.ConfigProto()
+            config.experimental.disable_thread_spinning = True
+            runtime._config = config
+        spinning = not runtime.config.experimental.disable_thread_spinning
+    except (ImportError, AttributeError):  # a TensorFlow without this private runtime handle
+        SPINNING = "on (this TensorFlow's runtime could not be configured)"
+        return SPINNING
+    SPINNING = ("on (TensorFlow had started before the experiment could switch it off)" if spinning else
+                "off (thread pools sleep when out of work; the same kernels)")
+    return SPINNING

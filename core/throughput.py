@@ -51,6 +51,7 @@ def describe(model, history, train_images, tf, gpus=None):
         "deterministic_ops": True,
         "keras_imported_without": keras_import.LEFT_OUT,
         "tf_data_autotuning": keras_import.AUTOTUNING,
+        "thread_spinning": keras_import.SPINNING,
         "note": "epoch wall time without the validation pass; FLOPs counted from the convolution and dense layers",
     }
 

@@ -85,6 +85,29 @@ def test_keras_array_pipelines_run_without_the_autotuning_thread():
     assert done.stdout.split() == ["BEFORE", "None", "AFTER", "False"]  # None: unset, tf.data's default (on)
 
 
+SPINNING = """
+import sys
+from core import keras_import
+keras, tf = keras_import.import_keras()
+from tensorflow.python.eager import context
+if sys.argv[1] == "late":
+    tf.constant(1.0) + 1  # an op before the experiment's setup starts TensorFlow's runtime
+print(keras_import.without_thread_spinning(tf).split()[0], tf.reduce_sum(tf.ones((64, 64))).numpy(),
+      context.context().config.experimental.disable_thread_spinning)
+"""
+
+
+@pytest.mark.parametrize("when, expected", [("early", ["off", "4096.0", "True"]), ("late", ["on", "4096.0", "False"])])
+def test_thread_pools_are_made_without_spinning_and_a_late_call_says_it_came_too_late(when, expected):
+    """TensorFlow's pools spin for work after each op (CPU burnt, no result): the experiment's setup
+    switches that off before TensorFlow starts (the weights tests above run with it off); where
+    TensorFlow had already started, the record says spinning stayed on."""
+    done = subprocess.run([sys.executable, "-c", SPINNING, when], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == expected
+
+
 def test_three_reruns_in_a_jupyter_kernel_give_the_fresh_process_weights(tiny_npz, fresh, monkeypatch):
     import nbclient
     import nbformat

@@ -87,4 +87,5 @@ def test_keras_is_imported_without_its_optional_integrations_and_trains_the_same
     assert "pandas" in results["lean"]["throughput"]["keras_imported_without"]
     assert results["full"]["throughput"]["keras_imported_without"] == []
     assert {r["throughput"]["tf_data_autotuning"].split()[0] for r in results.values()} == {"off"}
+    assert {r["throughput"]["thread_spinning"].split()[0] for r in results.values()} == {"off"}
 

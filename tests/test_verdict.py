@@ -115,3 +115,41 @@ def test_weights_are_compared_only_at_the_same_thread_count():
     assert sweeps.against_local(docker, local, 0.003)[1] == "1 of 2"
     other_threads = {seed: run(seed, 0.98, threads="default") for seed in (1, 2)}
     assert sweeps.against_local(other_threads, local, 0.003)[1] == "not compared: other thread counts"
+
+
+def test_the_t_functions_agree_with_scipy_stats():
+    """The t interval, the two one-sided tests and the paired t-test, from scipy.special, give what
+    scipy.stats gives on the same differences."""
+    import random
+
+    import numpy as np
+    from scipy import stats
+
+    rng = random.Random(7)
+    for _ in range(200):
+        n = rng.randint(2, 12)
+        local = {seed: rng.uniform(0.95, 0.99) for seed in range(n)}
+        other = {seed: local[seed] + rng.gauss(rng.choice([0, 0.001, 0.005]), rng.choice([1e-4, 1e-3, 5e-3]))
+                 for seed in range(n)}
+        margin = rng.choice([0.001, 0.003, 0.01])
+        ours = verdict.compare(local, other, margin)
+        differences = [other[seed] - local[seed] for seed in range(n)]
+        p_equivalence = max(stats.ttest_1samp(differences, -margin, alternative="greater").pvalue,
+                            stats.ttest_1samp(differences, margin, alternative="less").pvalue)
+        ci = stats.t.interval(0.95, n - 1, loc=np.mean(differences), scale=stats.tstd(differences) / math.sqrt(n))
+        assert ours["p_equivalence"] == pytest.approx(p_equivalence, rel=1e-9, abs=1e-300)
+        assert ours["p_difference"] == pytest.approx(stats.ttest_1samp(differences, 0.0).pvalue, rel=1e-9)
+        assert ours["ci"] == pytest.approx(ci, rel=1e-9)
+
+
+def test_the_verdict_does_not_import_scipy_stats():
+    """A sweep's last step, with both cores idle: scipy.stats alone costs about 0.6 CPU seconds."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from report import verdict; verdict.summary([0.97, 0.98, 0.99], 0.98); "
+            "verdict.compare({1: 0.97, 2: 0.98}, {1: 0.971, 2: 0.9795}, 0.003); verdict.seeds_needed(0.001, 0.0, 0.003); "
+            "print('scipy.stats' in sys.modules, 'scipy.special' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert done.stdout.split() == ["False", "True"]

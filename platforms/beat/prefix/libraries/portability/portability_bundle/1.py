@@ -375,6 +375,7 @@ def install(seed=42, data_dir=None, allow_network=True, log=print):
     IDX files for the Keras loaders (None: the user cache, then the network if `allow_network`)."""
     started = time.perf_counter()
     keras, tf = import_keras()
+    keras_import.without_thread_spinning(tf)  # the same kernels, no CPU burnt waiting for work
     threads = experiment.intra_op_threads()
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -1493,6 +1494,7 @@ def setup(config):
     """TensorFlow and Keras, seeded, with deterministic ops: same config, same machine, same weights."""
     keras, tf = keras_import.import_keras()
     logging.getLogger("absl").setLevel(logging.ERROR)  # Keras 3 calls HDF5 "legacy" on every save
+    keras_import.without_thread_spinning(tf)  # before the first op starts TensorFlow's runtime
     threads = intra_op_threads()
     if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)  # changes the weights: recorded
@@ -1734,6 +1736,12 @@ optimisation period (doubling from 10 ms) instead of waking at cancellation: in 
 5 s after a 5 s epoch. Without it the batches are the same and in the same order (the parallel map stays
 deterministic; the reference run's weights hash is unchanged), and the reference run's epoch takes
 about 9.6 s of wall time instead of 12 s on 2 cores.
+
+`without_thread_spinning()` lets TensorFlow's thread pools sleep when they run out of work instead of
+spinning for more (`ConfigProto.experimental.disable_thread_spinning`, set before TensorFlow starts its
+runtime). Spinning only burns CPU while waiting: the same kernels run, with the same weights. It matters
+most where two processes share the cores (a sweep's workers), where one's spinning takes the core the
+other is training on.
 """
 
 import gc
@@ -1743,6 +1751,7 @@ import sys
 
 OPTIONAL = ("pandas", "pyarrow", "matplotlib", "sklearn", "scipy")
 LEFT_OUT = None  # what Keras was imported without, once this module imported it: results.json records it
+SPINNING = None  # "off" once without_thread_spinning() set it before TensorFlow started: results.json records it
 AUTOTUNING = None  # "off ..." once without_autotuning() changed Keras's array pipelines: results.json records it
 
 
@@ -1807,6 +1816,27 @@ def without_autotuning():
         ArrayDataAdapter.get_tf_dataset = get_tf_dataset
     AUTOTUNING = "off in Keras's array pipelines and the augmentation stream (the same batches)"
     return AUTOTUNING
+
+
+def without_thread_spinning(tf):
+    """TensorFlow's thread pools without spinning (see above), when its runtime has not started yet;
+    returns what `SPINNING` says."""
+    global SPINNING
+    try:
+        from tensorflow.python.eager import context
+
+        runtime = context.context()
+        if runtime._context_handle is None:  # not started: the thread pools are made with this config
+            config = runtime._config or tf.compat.v1.ConfigProto()
+            config.experimental.disable_thread_spinning = True
+            runtime._config = config
+        spinning = not runtime.config.experimental.disable_thread_spinning
+    except (ImportError, AttributeError):  # a TensorFlow without this private runtime handle
+        SPINNING = "on (this TensorFlow's runtime could not be configured)"
+        return SPINNING
+    SPINNING = ("on (TensorFlow had started before the experiment could switch it off)" if spinning else
+                "off (thread pools sleep when out of work; the same kernels)")
+    return SPINNING
 '''
 
 BUNDLE['core/models.py'] = r'''"""The seed models. Every builder takes the input shape and number of classes from the data."""
@@ -2936,6 +2966,7 @@ def describe(model, history, train_images, tf, gpus=None):
         "deterministic_ops": True,
         "keras_imported_without": keras_import.LEFT_OUT,
         "tf_data_autotuning": keras_import.AUTOTUNING,
+        "thread_spinning": keras_import.SPINNING,
         "note": "epoch wall time without the validation pass; FLOPs counted from the convolution and dense layers",
     }
 
