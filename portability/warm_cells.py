@@ -1,5 +1,5 @@
 """A sweep's local cell in a warm Dask worker: TensorFlow imported once per worker process, each
-built-in data set loaded and verified once, and every cell seeded exactly as a fresh process seeds it
+built-in data set loaded, verified and scaled once, and every cell seeded exactly as a fresh process seeds it
 (core/seeding.py), so its weights are a fresh process's bit for bit (tests/test_long_lived.py).
 
 The cell's run folder is made as `portability run` makes it (handle, status, results, models), in the
@@ -37,7 +37,7 @@ def dataset_for(config):
     if config.dataset not in core.config.BUILTIN_DATASETS:
         return None
     if config.dataset not in _DATASETS:
-        _DATASETS[config.dataset] = experiment.load_data(config, log=lambda message: None)
+        _DATASETS[config.dataset] = experiment.keep_scaled(experiment.load_data(config, log=lambda message: None))
     return _DATASETS[config.dataset]
 
 

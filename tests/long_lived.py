@@ -14,19 +14,32 @@ import time
 COMPILED = None  # the process's core.warm_model.CompiledModel, made on first use by `train(npz, reuse=True)`
 
 
-def train(npz, reuse=False):
+def train(npz, reuse=False, dataset=None):
     """One training of the tiny config (the reference model: initializers and dropout draw seeds);
-    `reuse`: with the process's compiled model, as a sweep's warm worker trains."""
+    `reuse`: with the process's compiled model, as a sweep's warm worker trains; `dataset`: data loaded
+    before (a warm worker's)."""
     global COMPILED
-    from core import config, experiment, warm_model
+    from core import experiment, warm_model
 
     if reuse and COMPILED is None:
         COMPILED = warm_model.CompiledModel()
-    tiny = config.build_config(overrides=dict(dataset=str(npz), model="reference", epochs=2, batch_size=64,
-                                              validation_split=0.2, target_accuracy=0.5))
-    results = experiment.run(tiny, tempfile.mkdtemp(prefix="long-lived-"), verbose=0, log=lambda message: None,
-                             compiled=COMPILED if reuse else None)
+    results = experiment.run(tiny_config(npz), tempfile.mkdtemp(prefix="long-lived-"), dataset=dataset, verbose=0,
+                             log=lambda message: None, compiled=COMPILED if reuse else None)
     return outcome(results), results["process"]
+
+
+def tiny_config(npz):
+    from core import config
+
+    return config.build_config(overrides=dict(dataset=str(npz), model="reference", epochs=2, batch_size=64,
+                                              validation_split=0.2, target_accuracy=0.5))
+
+
+def kept_data(npz):
+    """The tiny data set loaded once, its scaled arrays kept for every training (as a warm worker keeps them)."""
+    from core import experiment
+
+    return experiment.keep_scaled(experiment.load_data(tiny_config(npz), log=lambda message: None))
 
 
 def outcome(results):
@@ -61,6 +74,11 @@ class Busy:
 def main(npz, mode, times):
     if mode in ("main", "reuse"):  # the process's main thread, as a script or a notebook kernel trains
         hashes = [train(npz, reuse=mode == "reuse")[0] for _ in range(times)]
+    elif mode == "kept":  # a warm worker's: the compiled model reused, the data loaded and scaled once
+        dataset = kept_data(npz)
+        hashes = [train(npz, reuse=True, dataset=dataset)[0] for _ in range(times)]
+        arrays = dataset.scaled_arrays.values()
+        print("KEPT", len(arrays), all(not array.flags.writeable for array in arrays))
     else:  # worker threads, one after another, while another thread draws from `random`
         hashes = []
         with Busy():

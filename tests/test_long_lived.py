@@ -40,6 +40,17 @@ def test_a_reused_compiled_model_gives_each_training_the_fresh_process_outcome(t
     assert trainings(tiny_npz, "reuse", 3) == [fresh] * 3
 
 
+def test_data_scaled_once_for_a_warm_workers_trainings_gives_each_the_fresh_process_outcome(tiny_npz, fresh):
+    """A warm worker keeps each built-in data set's scaled arrays (core/experiment.keep_scaled): read-only,
+    shared by its trainings (the training images and the test images), and the same outcome."""
+    done = subprocess.run([sys.executable, str(HELPER), str(tiny_npz), "kept", "3"], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PORTABILITY_THREADS": "1"}, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    kept, hashes = done.stdout.split("HASHES", 1)
+    assert kept.split() == ["KEPT", "2", "True"]
+    assert hashes.split() == [fresh] * 3
+
+
 def test_trainings_in_worker_threads_are_not_moved_by_other_threads(tiny_npz, fresh):
     assert trainings(tiny_npz, "thread", 3) == [fresh] * 3
 

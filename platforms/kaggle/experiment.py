@@ -1560,14 +1560,33 @@ def prepare_data(config, dataset):
     x_train, y_train = dataset.x_train, dataset.y_train
     if config.max_train_samples:
         x_train, y_train = x_train[: config.max_train_samples], y_train[: config.max_train_samples]
-    x_train = scaled(x_train)  # only what is used
+    x_train = _scaled_from(dataset, "x_train", x_train)  # only what is used
     validation = None
     if config.validation_split:
         order = np.random.default_rng(config.seed).permutation(len(x_train))
         cut = len(x_train) - int(len(x_train) * config.validation_split)
         validation = (x_train[order[cut:]], y_train[order[cut:]])
         x_train, y_train = x_train[order[:cut]], y_train[order[:cut]]
-    return Prepared(dataset, x_train, y_train, scaled(dataset.x_test), dataset.y_test, validation)
+    return Prepared(dataset, x_train, y_train, _scaled_from(dataset, "x_test", dataset.x_test), dataset.y_test, validation)
+
+
+def keep_scaled(dataset):
+    """Mark a data set loaded once for several runs (a warm worker's): `prepare_data` then scales each
+    of its arrays once and reuses them, read-only (on MNIST about 0.1 CPU s per run, and 220 MB of
+    fresh pages)."""
+    dataset.scaled_arrays = {}
+    return dataset
+
+
+def _scaled_from(dataset, name, images):
+    kept = getattr(dataset, "scaled_arrays", None)
+    if kept is None:
+        return scaled(images)
+    key = (name, len(images))  # `max_train_samples` keeps the first N: the length names the slice
+    if key not in kept:
+        kept[key] = scaled(images)
+        kept[key].flags.writeable = False  # shared by the runs: none may change it
+    return kept[key]
 
 
 def scaled(images):
