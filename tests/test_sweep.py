@@ -76,6 +76,25 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def _settings(keys):
+    import dask
+
+    return {key: dask.config.get(key) for key in keys}
+
+
+def test_the_local_cluster_runs_dask_s_periodic_work_at_cell_scale_intervals():
+    """A sweep's LocalCluster: the scheduler's event-loop tick and each worker's settings as
+    sweep_cells.QUIET sets them (the bench sweep's Dask overhead halved), the dashboard still served."""
+    from portability.sweep_cells import QUIET, dask_client
+
+    with dask_client(workers=1) as client:
+        (worker,) = client.run(_settings, list(QUIET)).values()
+        tick = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval)
+        served = client.scheduler_info().get("services", {})
+    assert worker == QUIET and worker["distributed.worker.profile.enabled"] is False
+    assert tick == 1.0 and "dashboard" in served
+
+
 def test_cells_go_to_an_existing_scheduler(tiny_npz, run_store, tmp_path):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
