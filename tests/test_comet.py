@@ -89,7 +89,9 @@ def test_online_logging_and_read_back(tiny_npz, run_store, tmp_path):
 def test_unreachable_server_ends_in_an_offline_zip_that_uploads_later(tiny_npz, run_store, tmp_path):
     env = {**QUIET_COMET, "PORTABILITY_RUNS_DIR": str(run_store), "COMET_API_KEY": "test-key",
            "COMET_URL_OVERRIDE": "http://127.0.0.1:9/clientlib/", "HOME": str(tmp_path)}
-    done = portability("push", "comet", "--wait", *tiny(tiny_npz), env=env)
+    # The SDK still retries every refused connection, without its backoff sleeps (about 30 s, a user's wait)
+    refused = {**env, "COMET_HTTP_SESSION_RETRY_BACKOFF_FACTOR": "0", "COMET_GET_OR_ADD_EXPERIMENT_RETRY_BACKOFF_FACTOR": "0"}
+    done = portability("push", "comet", "--wait", *tiny(tiny_npz), env=refused)
     run_dir, results = pushed_run(done, run_store)
     assert results["platform"]["comet_mode"] == "offline"
     assert "did not answer: logging offline" in (run_dir / "log.txt").read_text()
