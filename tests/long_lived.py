@@ -28,15 +28,18 @@ def train(npz, reuse=False, dataset=None):
     return outcome(results), results["process"]
 
 
+SPLIT = 0.2  # the tiny config's validation split; 0 (`whole` on the command line): it trains on every image
+
+
 def tiny_config(npz):
     from core import config
 
     return config.build_config(overrides=dict(dataset=str(npz), model="reference", epochs=2, batch_size=64,
-                                              validation_split=0.2, target_accuracy=0.5))
+                                              validation_split=SPLIT, target_accuracy=0.5))
 
 
 def kept_data(npz):
-    """The tiny data set loaded once, its scaled arrays kept for every training (as a warm worker keeps them)."""
+    """The tiny data set loaded once, its scaled images kept for every training (as a warm worker keeps them)."""
     from core import experiment
 
     return experiment.keep_scaled(experiment.load_data(tiny_config(npz), log=lambda message: None))
@@ -77,8 +80,8 @@ def main(npz, mode, times):
     elif mode == "kept":  # a warm worker's: the compiled model reused, the data loaded and scaled once
         dataset = kept_data(npz)
         hashes = [train(npz, reuse=True, dataset=dataset)[0] for _ in range(times)]
-        arrays = dataset.scaled_arrays.values()
-        print("KEPT", len(arrays), all(not array.flags.writeable for array in arrays))
+        kept = dataset.scaled_arrays.values()
+        print("KEPT", len(kept), " ".join(sorted({type(images).__name__ for images in kept})))
     else:  # worker threads, one after another, while another thread draws from `random`
         hashes = []
         with Busy():
@@ -90,4 +93,6 @@ def main(npz, mode, times):
 
 
 if __name__ == "__main__":
+    if sys.argv[4:] == ["whole"]:
+        SPLIT = 0
     main(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -16,11 +16,15 @@ from tests.conftest import ROOT
 HELPER = ROOT / "tests" / "long_lived.py"
 
 
-def trainings(npz, mode, times):
-    done = subprocess.run([sys.executable, str(HELPER), str(npz), mode, str(times)], capture_output=True, text=True,
+def trainings(npz, mode, times, *split):
+    return helper(npz, mode, times, *split).split("HASHES", 1)[1].split()
+
+
+def helper(npz, mode, times, *split):
+    done = subprocess.run([sys.executable, str(HELPER), str(npz), mode, str(times), *split], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PORTABILITY_THREADS": "1"}, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.split("HASHES", 1)[1].split()
+    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +44,19 @@ def test_a_reused_compiled_model_gives_each_training_the_fresh_process_outcome(t
     assert trainings(tiny_npz, "reuse", 3) == [fresh] * 3
 
 
-def test_data_scaled_once_for_a_warm_workers_trainings_gives_each_the_fresh_process_outcome(tiny_npz, fresh):
-    """A warm worker keeps each built-in data set's scaled arrays (core/experiment.keep_scaled): read-only,
-    shared by its trainings (the training images and the test images), and the same outcome."""
-    done = subprocess.run([sys.executable, str(HELPER), str(tiny_npz), "kept", "3"], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PORTABILITY_THREADS": "1"}, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    kept, hashes = done.stdout.split("HASHES", 1)
-    assert kept.split() == ["KEPT", "2", "True"]
-    assert hashes.split() == [fresh] * 3
+@pytest.mark.parametrize("split", [[], ["whole"]], ids=["validation-split", "no-split"])
+def test_data_scaled_once_for_a_warm_workers_trainings_gives_each_the_fresh_process_outcome(tiny_npz, fresh, split):
+    """A warm worker keeps each built-in data set's scaled images as tensors (core/experiment.keep_scaled),
+    shared by its trainings (the training images and the test images), which Keras then uses without
+    copying: the same outcome as a fresh process, with a validation split cut from the kept images and
+    without one (training on the kept tensor itself)."""
+    expected = fresh
+    if split:
+        expected = trainings(tiny_npz, "main", 1, *split)[0]
+        assert expected != fresh  # it trains on all the images, not 80% of them: its own check
+    kept, hashes = helper(tiny_npz, "kept", 3, *split).split("HASHES", 1)
+    assert kept.split() == ["KEPT", "2", "EagerTensor"]
+    assert hashes.split() == [expected] * 3
 
 
 def test_trainings_in_worker_threads_are_not_moved_by_other_threads(tiny_npz, fresh):
