@@ -355,7 +355,7 @@ def test_a_three_seed_sweep_of_the_script_gives_a_verdict(mnist_npz, tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text(f"name: own-seeds\nbase: {{script: {TRAIN}, data: [{mnist_npz}], args: ['1']}}\n"
                     "axes: {seed: [1, 2, 3]}\nplatforms: [local, comet]\n")
-    done = cli(tmp_path / "runs", "sweep", grid, "--threads", "1", "--workers", "1", timeout=900)
+    done = cli(tmp_path / "runs", "sweep", grid, "--threads", "1", "--workers", "2", timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "6 of 6 cells done, 0 failed" in done.stdout
     local = next(line for line in done.stdout.splitlines() if line.startswith("local |")).split(" | ")
