@@ -1,6 +1,7 @@
 """The comparison report from run folders made here: real tiny runs locally and in the platforms'
 emulations, a CV run on OpenML's small task, a packaged-only platform, a failing and a damaged run."""
 
+import concurrent.futures
 import html
 import json
 import shutil
@@ -24,13 +25,20 @@ def store(tmp_path_factory, tiny_npz):
     env = {"PORTABILITY_RUNS_DIR": str(root / "runs"), "PORTABILITY_KAGGLE_DATASET": "tester/tiny",
            "PORTABILITY_OPENML_TASK": "990001", "OPENML_CACHE_DIR": str(cache), "COMET_API_KEY": "",
            "HTTPS_PROXY": "http://127.0.0.1:9"}
-    steps = [["run", "--dataset", tiny_npz, *TINY], ["run", "--dataset", tiny_npz, *TINY],
-             ["emulate", "docker", "--dataset", tiny_npz, *TINY], ["emulate", "kaggle", "--dataset", tiny_npz, *TINY],
-             ["push", "comet", "--wait", "--dataset", tiny_npz, *TINY],
-             ["push", "openml", "--wait", "--dataset", tiny_npz, *TINY[:-1], "0.99"]]
-    for step in steps:
-        done = portability(*step, env=env)
-        assert done.returncode == 0, (step, done.stderr[-2000:])
+    streams = [[["run", "--dataset", tiny_npz, *TINY], ["emulate", "docker", "--dataset", tiny_npz, *TINY],
+                ["push", "comet", "--wait", "--dataset", tiny_npz, *TINY]],
+               [["emulate", "kaggle", "--dataset", tiny_npz, *TINY],
+                ["push", "openml", "--wait", "--dataset", tiny_npz, *TINY[:-1], "0.99"],
+                ["run", "--dataset", tiny_npz, *TINY]]]
+
+    def run_steps(steps):  # one after another; the two streams side by side, one per core
+        for step in steps:
+            done = portability(*step, env=env)
+            assert done.returncode == 0, (step, done.stderr[-2000:])
+
+    with concurrent.futures.ThreadPoolExecutor(len(streams)) as pool:
+        for stream in [pool.submit(run_steps, steps) for steps in streams]:
+            stream.result()
     damaged = root / "runs" / "docker" / "damaged-run"
     damaged.mkdir(parents=True)
     (damaged / "results.json").write_text("{not json")
