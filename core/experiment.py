@@ -22,6 +22,7 @@ from core.config import BUILTIN_DATASETS, model_file
 from core.errors import UsageError
 
 STEPS_PER_EXECUTION = 32
+ALIGNMENT = 64  # bytes: where TensorFlow's CPU tensors start (Eigen's widest vectors)
 
 
 def cpu_seconds():
@@ -219,9 +220,6 @@ def scaled(images):
     pixels[...] = images
     np.divide(pixels, np.float32(255), out=pixels)
     return pixels
-
-
-ALIGNMENT = 64
 
 
 def as_tensor(pixels):
