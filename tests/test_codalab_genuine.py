@@ -88,7 +88,7 @@ def test_a_run_survives_its_worker_going_offline_and_can_be_killed(codalab_serve
             assert state_of(run, genuine) == "running"  # not failed: CodaLab resumes the run
         finally:
             os.kill(worker.pid, signal.SIGCONT)
-        until(lambda: bundle_state(genuine, uuid) == "running", timeout=60, what="the run coming back")
+        until(lambda: bundle_state(genuine, uuid) == "running", timeout=120, what="the run coming back")
         kill_acknowledged(genuine, uuid)
         until(lambda: state_of(run, genuine) in ("cancelled", "completed", "failed"), what="the kill")
         assert state_of(run, genuine) == "cancelled"
@@ -112,9 +112,10 @@ def kill_acknowledged(env, uuid, attempts=6):
     for _ in range(attempts):
         if bundle_state(env, uuid) in KILLED_OR_ENDING:
             return
-        done = subprocess.run([env["PORTABILITY_CODALAB_CL"], "kill", "-w", env["PORTABILITY_CODALAB_WORKSHEET"], uuid],
-                              capture_output=True, text=True, timeout=120, env={**os.environ, **env, "PYTHONWARNINGS": "ignore"})
-        assert done.returncode == 0 or "Cannot execute this action" in done.stderr, done.stderr[-2000:]  # ended meanwhile
+        # not checked: a kill refused because the bundle ended meanwhile, or "Unable to reach worker" (the
+        # server sent it to a worker record it has since replaced), is followed by the state and another kill
+        subprocess.run([env["PORTABILITY_CODALAB_CL"], "kill", "-w", env["PORTABILITY_CODALAB_WORKSHEET"], uuid],
+                       capture_output=True, text=True, timeout=120, env={**os.environ, **env, "PYTHONWARNINGS": "ignore"})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if bundle_state(env, uuid) in KILLED_OR_ENDING:
