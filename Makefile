@@ -26,8 +26,12 @@ data: setup
 run: data
 	$(BIN)/portability run --preset mnist-reference
 
+# Two test processes (pytest-xdist), each test file whole on one of them: most of the suite waits on
+# servers, containers and subprocesses. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: data codalab-cli beat-env
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile
 
 bench: data
 	$(BIN)/python benchmarks/bench_reference.py $(BENCH_ARGS)

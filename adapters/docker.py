@@ -5,6 +5,8 @@ Offline mode (no image registry reachable): the base image is a Debian built loc
 and `docker import`, and Python packages come from a wheelhouse downloaded on the host.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import pathlib
@@ -35,6 +37,21 @@ def docker(*args, check=True, capture=True, timeout=None, env=None):
     if check and done.returncode != 0:
         raise PlatformError(f"docker {args[0]} failed: {(done.stderr or '').strip()[-800:]}")
     return done
+
+
+@contextlib.contextmanager
+def cache_lock(name, log=None):
+    """Held while this process builds what another push could be building at the same time (an image, the
+    wheelhouse): the other waits, then finds it built. An flock: it goes with the process, never left behind."""
+    folder = datasets.cache_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".lock"), "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            (log or (lambda message: None))(f"waiting for another process building {name}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def pinned_requirements():
@@ -163,7 +180,9 @@ class DockerAdapter(Adapter):
         return [self.data_mount(values["dataset"])]
 
     def build(self, bundle, tag, dockerfile="Dockerfile", base=None, requirements=None):
-        with tempfile.TemporaryDirectory() as context:
+        with cache_lock(tag), tempfile.TemporaryDirectory() as context:
+            if docker("image", "inspect", tag, check=False).returncode == 0:
+                return  # built meanwhile by another push of the same bundle
             shutil.copytree(bundle, context, dirs_exist_ok=True)
             if self.offline:
                 wanted = (pathlib.Path(bundle) / "requirements.txt").read_text() if requirements is None else None
@@ -249,7 +268,11 @@ def wheelhouse(requirements=None, name=None):
     """Wheels of the runtime packages for the image (or of `requirements`, in the folder `name`),
     downloaded on the host (cached)."""
     folder = datasets.cache_dir() / (name or ("wheelhouse" if requirements is None else "wheelhouse-jupyter"))
-    requirements = requirements or pinned_requirements()
+    with cache_lock(folder.name):
+        return _download_wheels(folder, requirements or pinned_requirements())
+
+
+def _download_wheels(folder, requirements):
     stamp = folder / "requirements.txt"
     if stamp.is_file() and stamp.read_text() == requirements:
         return folder
@@ -281,6 +304,11 @@ def apt_mirror():
 
 def build_offline_base(name=OFFLINE_BASE, log=print):
     """A Debian bookworm image with python3 + venv, made with debootstrap and `docker import`."""
+    with cache_lock(name, log):
+        return _debootstrap_base(name, log)
+
+
+def _debootstrap_base(name, log):
     if docker("image", "inspect", name, check=False).returncode == 0:
         log(f"{name} exists")
         return name

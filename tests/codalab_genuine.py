@@ -175,8 +175,9 @@ class GenuineCodaLab:
         mark("tables and root user")
         self.spawn("ws-server", [VENV / "bin" / "cl-ws-server", "--port", WS_PORT])
         self.spawn("rest-server", [VENV / "bin" / "cl-server"])
-        # a worker silent for 6 s is offline (CodaLab's default is 60 s; the worker checks in every 2 s)
-        self.spawn("bundle-manager", [VENV / "bin" / "cl-bundle-manager", "--worker-timeout-seconds", "6"])
+        # a worker silent for 15 s is offline (CodaLab's default is 60 s; the worker checks in every 2 s, every
+        # 8 s on a machine busy with the rest of the suite: a shorter timeout flaps running bundles offline)
+        self.spawn("bundle-manager", [VENV / "bin" / "cl-bundle-manager", "--worker-timeout-seconds", "15"])
         self.wait_for("the REST server", self.rest_ready)
         mark("REST answering")
         self.start_worker()

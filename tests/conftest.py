@@ -1,9 +1,11 @@
 import contextlib
+import fcntl
 import functools
 import http.server
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,14 +142,50 @@ def run_store(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
+def made_once(tmp_path_factory, name, make):
+    """A folder that `make(folder)` fills once per test run, shared by the suite's worker processes
+    (`make test` runs pytest-xdist's: each has its own session, so a session fixture alone would run once
+    in each): the first makes it under a lock, the others wait for it and reuse it."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's base folder, above each worker's own
+    folder = base / name
+    with open(base / f"{name}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".made").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory, mnist_dir):
-    """The reference experiment on the real MNIST, run once per session as a user runs it: (folder, results, output)."""
-    run_dir = tmp_path_factory.mktemp("reference") / "run"
-    done = portability("run", "--preset", "mnist-reference", "--quiet", "--out", run_dir,
-                       env={"PORTABILITY_RUNS_DIR": str(run_dir.parent / "runs")})
-    assert done.returncode == 0, done.stderr[-2000:]
-    return run_dir, json.loads((run_dir / "results.json").read_text()), done
+    """The reference experiment on the real MNIST, run once per test run as a user runs it: (folder,
+    results, output)."""
+    def make(folder):
+        done = portability("run", "--preset", "mnist-reference", "--quiet", "--out", folder / "run",
+                           env={"PORTABILITY_RUNS_DIR": str(folder / "runs")})
+        assert done.returncode == 0, done.stderr[-2000:]
+        (folder / "stdout").write_text(done.stdout)
+        (folder / "stderr").write_text(done.stderr)
+
+    folder = made_once(tmp_path_factory, "reference", make)
+    done = subprocess.CompletedProcess("portability run --preset mnist-reference", 0,
+                                       (folder / "stdout").read_text(), (folder / "stderr").read_text())
+    return folder / "run", json.loads((folder / "run" / "results.json").read_text()), done
+
+
+@pytest.fixture(scope="session")
+def offline_base_image():
+    """The offline Docker base image (`portability setup docker`: built once, then found), for any test that
+    pushes with PORTABILITY_DOCKER_OFFLINE=1 whichever tests ran before it."""
+    from tests.contract import docker_engine_or_skip
+
+    docker_engine_or_skip()
+    setup = portability("setup", "docker", timeout=1800)
+    assert setup.returncode == 0, setup.stderr[-3000:]
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import portability, serve_folder
-from tests.contract import AdapterContract, docker_engine_or_skip
-
-
-@pytest.fixture(scope="session")
-def offline_base_image():
-    docker_engine_or_skip()
-    setup = portability("setup", "docker", timeout=1800)
-    assert setup.returncode == 0, setup.stderr[-3000:]
+from tests.conftest import ROOT, portability, serve_folder
+from tests.contract import AdapterContract
 
 
 @pytest.mark.docker
@@ -88,3 +82,23 @@ def test_the_online_dockerfile_builds_from_a_package_index_and_runs(offline_base
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["environment"]["in_container"] and results["platform"]["name"] == "docker"
     assert results["weights_sha256"] == local_tiny_results["weights_sha256"]  # same wheels, same weights
+
+
+def test_two_processes_building_the_same_image_take_turns(tmp_path, monkeypatch):
+    """Two pushes at once (two terminals, a sweep's cells) that both need an image, the base image or the
+    wheelhouse: the second waits for the first's build, says so, and then finds it built."""
+    from adapters import docker
+
+    monkeypatch.setenv("PORTABILITY_CACHE_DIR", str(tmp_path))
+    second = ("from adapters import docker\n"
+              "with docker.cache_lock('portability-experiment:0123abcd', log=print):\n"
+              "    print('building', flush=True)\n")
+    with docker.cache_lock("portability-experiment:0123abcd"):
+        other = subprocess.Popen([sys.executable, "-c", second], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, "PORTABILITY_CACHE_DIR": str(tmp_path)})
+        assert other.stdout.readline() == "waiting for another process building portability-experiment:0123abcd\n"
+        with pytest.raises(subprocess.TimeoutExpired):
+            other.wait(timeout=1)  # still waiting while this process holds the build
+    assert other.communicate(timeout=60)[0] == "building\n" and other.returncode == 0
+    with docker.cache_lock("portability-experiment:0123abcd"):  # free again, for anyone
+        pass

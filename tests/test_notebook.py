@@ -116,16 +116,14 @@ def test_bad_kernel_types_are_refused(tmp_path):
     assert unknown.returncode == 2 and "unknown Kaggle kernel type 'lab': valid ones are script, notebook" in unknown.stderr
 
 
-def test_jupyter_in_docker_serves_the_notebook_and_pull_collects_what_it_wrote(tiny_npz, run_store, local_tiny_results):
+def test_jupyter_in_docker_serves_the_notebook_and_pull_collects_what_it_wrote(tiny_npz, run_store, local_tiny_results,
+                                                                               offline_base_image):
     import re
     import subprocess
     import time
     import urllib.error
     import urllib.request
 
-    from tests.contract import docker_engine_or_skip
-
-    docker_engine_or_skip()
     done = portability("push", "docker", "--jupyter", "--dataset", tiny_npz, *TINY, env={"PORTABILITY_DOCKER_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     port, token = re.search(r"JupyterLab: http://127\.0\.0\.1:(\d+)/lab/tree/experiment\.ipynb\?token=(\w+)", done.stdout).groups()

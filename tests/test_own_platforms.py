@@ -9,7 +9,6 @@ import pytest
 
 from core import workspace
 from tests.conftest import portability
-from tests.contract import docker_engine_or_skip
 from tests.kaggle_dataset_server import KaggleDatasetStandIn
 from tests.own_data import FIXTURES, small_mnist_npz
 
@@ -300,8 +299,7 @@ def test_a_script_with_its_own_comet_experiment_is_not_tracked_twice(tmp_path, r
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_docker_installs_the_scripts_imports_and_gives_the_local_weights(store, local_run, mnist_npz):
-    docker_engine_or_skip()
+def test_docker_installs_the_scripts_imports_and_gives_the_local_weights(store, local_run, mnist_npz, offline_base_image):
     done = cli(store, "push", "docker", "--wait", "--script", TRAIN, "--data", mnist_npz, "--", "1", "128",
                env={"PORTABILITY_DOCKER_OFFLINE": "1"}, timeout=1800)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

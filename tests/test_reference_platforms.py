@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from tests.contract import docker_engine_or_skip
 from tests.conftest import portability
 
 pytestmark = pytest.mark.slow
@@ -36,10 +35,7 @@ def test_local_reference_reaches_98_percent(local_results):
 
 
 @pytest.mark.docker
-def test_docker_reference_reaches_98_percent_and_is_compared_with_the_host(store, local_results):
-    docker_engine_or_skip()
-    setup = portability("setup", "docker", timeout=1800)
-    assert setup.returncode == 0, setup.stderr[-3000:]
+def test_docker_reference_reaches_98_percent_and_is_compared_with_the_host(store, local_results, offline_base_image):
     done = portability("push", "docker", "--wait", "--preset", "mnist-reference", timeout=2400,
                        env={"PORTABILITY_RUNS_DIR": str(store), "PORTABILITY_DOCKER_OFFLINE": "1"})
     results = pushed_results(done, store)

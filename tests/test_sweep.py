@@ -255,12 +255,9 @@ if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
 
 
-def test_run_and_push_with_seeds_here_and_in_docker(tiny_npz, run_store, monkeypatch):
+def test_run_and_push_with_seeds_here_and_in_docker(tiny_npz, run_store, monkeypatch, offline_base_image):
     """`push local docker --seeds`: the Docker cells are Dask tasks too, and at the same thread count each
     seed's weights in the container are the host's (the verdict table says so)."""
-    from tests.contract import docker_engine_or_skip
-
-    docker_engine_or_skip()
     options = ["--dataset", tiny_npz, "--model", "1-layer", "--batch-size", "64", "--target-accuracy", "0.5"]
     done = portability("push", "local", "docker", "--seeds", "1,2", *options,
                        env={"PORTABILITY_DOCKER_OFFLINE": "1"})
