@@ -183,7 +183,7 @@ def docker_engine():
 
 
 @pytest.mark.skipif(not docker_engine(), reason="no Docker engine here: its readiness cannot be asked")
-def test_docker_says_whether_the_base_image_is_here_and_never_pulls(no_credentials, tmp_path):
+def test_docker_says_whether_the_base_image_is_here_and_never_pulls(no_credentials, tmp_path, offline_base_image):
     """The engine answers; the base image is looked up locally only (an image that exists nowhere is
     named, with `portability setup docker` and offline mode). Every docker command run is recorded (a
     `docker` ahead on PATH that logs, then runs the real one): version and image inspect only."""
@@ -192,7 +192,7 @@ def test_docker_says_whether_the_base_image_is_here_and_never_pulls(no_credentia
     (tmp_path / "bin" / "docker").write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "docker.log"}\nexec {real} "$@"\n')
     (tmp_path / "bin" / "docker").chmod(0o755)
     env = {**no_credentials, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
-    image = subprocess.run(["docker", "images", "-q"], capture_output=True, text=True).stdout.split()[0]
+    image = "portability/debian-python:bookworm"  # offline_base_image: here whichever tests ran before
     absent = online({**env, "PORTABILITY_DOCKER_BASE": "portability/never-built:0"})
     present = online({**env, "PORTABILITY_DOCKER_BASE": image})
     assert absent.returncode == 0 and lines(absent)["docker"].startswith("works: the engine answers (Docker ")
