@@ -2190,10 +2190,11 @@ def in_context(value):
             re.compile(rf"(://[^/\s:@]+:){word}(@)"))
 
 
-def redact(text):
+def redact(text, found=None):
+    """`text` without credentials; `found`: the secrets() of the moment, when a caller redacts many texts."""
     if not isinstance(text, str) or not text:
         return text
-    for value in secrets():
+    for value in secrets() if found is None else found:
         if distinctive(value):
             text = text.replace(value, MASK)
         else:
@@ -2204,14 +2205,16 @@ def redact(text):
     return text
 
 
-def redact_data(value):
-    """Every string inside a JSON-like value, redacted."""
+def redact_data(value, found=None):
+    """Every string inside a JSON-like value, redacted (the environment read for secrets once, not once
+    per string: a results.json has hundreds)."""
+    found = secrets() if found is None else found
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, found)
     if isinstance(value, dict):
-        return {key: redact_data(item) for key, item in value.items()}
+        return {key: redact_data(item, found) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_data(item) for item in value]
+        return [redact_data(item, found) for item in value]
     return value
 
 
