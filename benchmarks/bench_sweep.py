@@ -5,10 +5,17 @@ same on warm Dask workers (the default: TensorFlow and the data loaded once per 
 
 Prints, for each: wall seconds, cells per hour, the speedup over one after another, and the training
 efficiency: the cells' summed training CPU seconds / (wall seconds x cores), the share of the machine
-that went into training. Also the machine (CPU model and vector flags) and whether the warm workers gave
-each seed the fresh processes' weights. Each side uses its own empty run store.
+that went into training. Under each, where all the machine's core-seconds (wall x cores) went: the
+cells' phases from their results.json (training, imports, data, evaluation, saving, model and record),
+what ran outside the runs (the CLI, Dask's scheduler and workers, interpreter starts: the CPU seconds of
+the whole process tree less the phases) and the cores left idle. Also the machine (CPU model and vector
+flags) and whether the warm workers gave each seed the fresh processes' weights. Each side uses its own
+empty run store.
 
-usage: python benchmarks/bench_sweep.py [--cells 8] [--threads 1] [--model 1-layer]
+`--train-images N` trains each cell on the first N images only: a quick check that the benchmark runs,
+not a measurement.
+
+usage: python benchmarks/bench_sweep.py [--cells 8] [--threads 1] [--model 1-layer] [--train-images N]
 """
 
 import argparse
@@ -16,6 +23,7 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,17 +60,34 @@ def machine():
     return f"{model}; {os.cpu_count()} cores; {' '.join(vector) or 'no AVX flags read'}"
 
 
+PHASES = (("training", ("training",)), ("imports", ("import",)), ("data", ("data",)), ("evaluation", ("evaluation",)),
+          ("saving", ("saving",)), ("model and record", ("model", "record")))
+
+
 def measure(label, store, cells, command):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the tree, once waited for
     started = time.perf_counter()
     command()
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     runs = complete_runs(store)
     if len(runs) != cells:
         sys.exit(f"{label}: expected {cells} complete runs, got {len(runs)}")
-    training_cpu = sum(r["cpu_seconds"]["training"] for r in runs)
+    phases = {name: sum(r["cpu_seconds"].get(key, 0.0) for r in runs for key in keys) for name, keys in PHASES}
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cores = os.cpu_count() or 1
+    phases["outside the runs"] = max(0.0, cpu - sum(phases.values()))
+    phases["idle"] = max(0.0, wall * cores - cpu)
     return {"label": label, "wall": wall, "cells_per_hour": cells / wall * 3600,
-            "efficiency": training_cpu / (wall * (os.cpu_count() or 1)),
+            "efficiency": phases["training"] / (wall * cores), "core_seconds": wall * cores, "phases": phases,
             "weights": {r["config"]["seed"]: r["weights_sha256"] for r in runs}}
+
+
+def breakdown(figures):
+    """Where the core-seconds went: `  of 92.8 core-seconds: training 70.1 (76%), imports 4.5 (5%), ...`."""
+    total = figures["core_seconds"]
+    return f"  of {total:.1f} core-seconds: " + ", ".join(
+        f"{name} {seconds:.1f} ({seconds / total:.0%})" for name, seconds in figures["phases"].items())
 
 
 def main():
@@ -70,8 +95,10 @@ def main():
     parser.add_argument("--cells", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads per Dask cell")
     parser.add_argument("--model", default="1-layer")
+    parser.add_argument("--train-images", type=int, help="train on the first N images only (a quick check, not a measurement)")
     args = parser.parse_args()
-    config = ["--preset", "mnist-reference", "--model", args.model]
+    config = ["--preset", "mnist-reference", "--model", args.model,
+              *(["--max-train-samples", args.train_images] if args.train_images else [])]
     seeds = ["--seeds", f"1-{args.cells}", "--threads", args.threads]
     workers = max(1, (os.cpu_count() or 1) // args.threads)
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as fresh, \
@@ -84,12 +111,15 @@ def main():
             measure(f"Dask, {workers} x {args.threads} thread(s), warm workers", warm, args.cells,
                     lambda: portability("run", *config, *seeds, store=warm)),
         ]
-    print(f"{args.cells} cells: {args.model} model, 1 epoch of MNIST, seeds 1-{args.cells}")
+    images = f"the first {args.train_images} images of MNIST (a quick check, not a measurement)" if args.train_images \
+        else "MNIST"
+    print(f"{args.cells} cells: {args.model} model, 1 epoch of {images}, seeds 1-{args.cells}")
     print(f"machine: {machine()}")
     base = figures[0]["wall"]
     for f in figures:
         print(f"{f['label']:<45} {f['wall']:7.1f} s {f['cells_per_hour']:7.0f} cells/hour "
               f"{base / f['wall']:5.2f}x  training efficiency {f['efficiency']:4.0%}")
+        print(breakdown(f))
     same = figures[1]["weights"] == figures[2]["weights"]
     print(f"warm workers give each seed the fresh processes' weights: {'yes' if same else 'NO'}")
     return 0 if same else 1

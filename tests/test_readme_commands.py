@@ -3,6 +3,7 @@ what it must print or write checked. The platform-specific ones (Kaggle and Coda
 outside `push --wait`) are in those platforms' test files."""
 
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -158,6 +159,30 @@ def test_diff_codalab_shows_its_shim():
 
 
 @pytest.mark.slow
+def test_make_bench_sweep_prints_the_three_ways_and_where_the_core_seconds_went(mnist_dir):
+    """`make bench-sweep` on 2 cells of 2,000 images (a quick check of the benchmark, not a measurement):
+    the three throughputs, the training efficiency, and under each the core-seconds by phase, which add
+    up to wall x cores; the warm workers give each seed the fresh processes' weights."""
+    done = subprocess.run(["make", "bench-sweep", "BENCH_ARGS=--cells 2 --train-images 2000"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    rows = [line for line in lines if "cells/hour" in line]
+    assert len(rows) == 3 and rows[0].startswith("one after another (default threads) ")
+    assert "thread(s), fresh processes " in rows[1] and "thread(s), warm workers " in rows[2] and " 1.00x " in rows[0]
+    for row, below in ((row, lines[lines.index(row) + 1]) for row in rows):
+        wall = float(row.split(" s ")[0].split()[-1])
+        efficiency = int(row.split("training efficiency")[1].strip().rstrip("%"))
+        total, parts = below.split(" core-seconds: ")
+        total = float(total.split()[-1])
+        seconds = {part.rsplit(" ", 2)[0]: float(part.rsplit(" ", 2)[1]) for part in parts.split(", ")}
+        assert list(seconds) == ["training", "imports", "data", "evaluation", "saving", "model and record",
+                                 "outside the runs", "idle"]
+        assert abs(total - wall * os.cpu_count()) < 0.1 * os.cpu_count() and abs(sum(seconds.values()) - total) < 0.5
+        assert seconds["training"] > 0 and seconds["imports"] > 0 and abs(100 * seconds["training"] / total - efficiency) <= 1
+    assert "warm workers give each seed the fresh processes' weights: yes" in done.stdout
+
+
 def test_make_bench_prints_the_figures(mnist_dir):
     done = subprocess.run(["make", "bench", "BENCH_ARGS=--repeat 1"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
