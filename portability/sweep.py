@@ -66,19 +66,20 @@ def platform_adapters(grid):
     return {name: made.get(name) or adapters.get(name, **grid.platform_options.get(name, {})) for name in grid.platforms}
 
 
-def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.stderr, fresh=False):
+def run(grid, threads=1, workers=None, scheduler=None, timeout=3600, stream=sys.stderr, fresh=False, dashboard=False):
     """Run every cell that has no complete run yet; returns (the manifest's data, the sweep's folder).
-    `fresh`: every local cell in a fresh Python process, not in the warm Dask worker."""
+    `fresh`: every local cell in a fresh Python process, not in the warm Dask worker. `dashboard`: the
+    embedded cluster serves Dask's dashboard."""
     by_platform = platform_adapters(grid)
     folder = folder_for(grid, grid.cells(threads))
     with locked(folder):
         try:
-            return _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder, fresh)
+            return _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder, fresh, dashboard)
         finally:
             remove_stale_scratch()  # what the cells' killed processes left in the temp folder
 
 
-def _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder, fresh):
+def _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform, folder, fresh, dashboard=False):
     remove_stale_scratch()
     cells, done = plan(grid, threads)
     workers = workers or max(1, (os.cpu_count() or 1) // max(1, threads))
@@ -94,9 +95,9 @@ def _run_locked(grid, threads, workers, scheduler, timeout, stream, by_platform,
     there = [cell for cell in todo if not computes_here(cell.platform)]
     progress = Progress(manifest.folder.name, len(cells), len(done), workers, stream)
     _before_push(there, by_platform)
-    with (dask_client(scheduler, workers) if here else contextlib.nullcontext()) as client:
+    with (dask_client(scheduler, workers, dashboard) if here else contextlib.nullcontext()) as client:
         if client is not None:
-            print(describe_engine(client, scheduler, threads), file=stream, flush=True)
+            print(describe_engine(client, scheduler, threads, dashboard), file=stream, flush=True)
         if client is not None and scheduler:
             progress.parallel = max(1, len(client.scheduler_info().get("workers", {})))
         _execute(client, here, there, manifest, progress, timeout, by_platform, fresh)

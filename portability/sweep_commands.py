@@ -48,7 +48,8 @@ def run_sweep(the_grid, args):
         print(sweep.describe_plan(the_grid, threads, args.workers))
         return 0
     data, folder = sweep.run(the_grid, threads=threads, workers=args.workers, scheduler=args.scheduler,
-                             timeout=args.timeout, fresh=getattr(args, "fresh_processes", False))
+                             timeout=args.timeout, fresh=getattr(args, "fresh_processes", False),
+                             dashboard=getattr(args, "dashboard", False))
     print(sweep.summary(data))
     section = sweeps.section(data, folder, sweep.runs_root())
     for problem in section["problems"]:
@@ -99,6 +100,8 @@ def add_sweep_options(parser, with_seeds=False):
     parser.add_argument("--workers", type=_workers, help="Dask worker processes here, >= 1 (default: cores / threads)")
     parser.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler, help="an existing Dask scheduler "
                         "(tcp://HOST:8786) instead of a cluster on this machine")
+    parser.add_argument("--dashboard", action="store_true", help="serve Dask's dashboard on a free port of 127.0.0.1 "
+                        "while the cells run (off by default: it costs the sweep about 0.5 s of start-up)")
     parser.add_argument("--fresh-processes", action="store_true", help="train each local cell in a fresh Python "
                         "process (default: in the warm Dask worker, TensorFlow and data loaded once; same weights)")
     parser.add_argument("--margin", type=_margin, help="equivalence margin as a fraction of accuracy in (0, 1) "

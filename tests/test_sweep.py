@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -37,7 +39,7 @@ def local_runs(run_store):
 
 def test_a_grid_on_a_local_cluster_of_two_workers(tiny_npz, run_store, tmp_path):
     path = write_grid(tmp_path, tiny_npz, {"seed": [1, 2], "learning_rate": [0.001, 0.01]})
-    done = portability("sweep", path, "--workers", "2")
+    done = portability("sweep", path, "--workers", "2", "--dashboard")
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = manifest_of(run_store)
     assert manifest["workers"] == 2 and manifest["threads"] == 1
@@ -59,6 +61,7 @@ def test_a_grid_on_a_local_cluster_of_two_workers(tiny_npz, run_store, tmp_path)
 
     again = portability("sweep", path)  # complete cells are skipped: no new run
     assert again.returncode == 0 and "4 done (4 skipped)" in again.stderr
+    assert not any(line.startswith("Dask: ") for line in again.stderr.splitlines())  # nothing to train: no cluster
     assert len(local_runs(run_store)) == 4
 
     report = portability("report", "--out", tmp_path / "report")
@@ -84,15 +87,25 @@ def _settings(keys):
 
 def test_the_local_cluster_runs_dask_s_periodic_work_at_cell_scale_intervals():
     """A sweep's LocalCluster: the scheduler's event-loop tick and each worker's settings as
-    sweep_cells.QUIET sets them (the bench sweep's Dask overhead halved), the dashboard still served."""
-    from portability.sweep_cells import QUIET, dask_client
+    sweep_cells.QUIET sets them (the bench sweep's Dask overhead halved); the dashboard served only when
+    asked for (`--dashboard`), and the engine line says which."""
+    from portability.sweep_cells import QUIET, dask_client, describe_engine
 
-    with dask_client(workers=1) as client:
+    with dask_client(workers=1, dashboard=True) as client:
         (worker,) = client.run(_settings, list(QUIET)).values()
         tick = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval)
         served = client.scheduler_info().get("services", {})
+        link = describe_engine(client, None, 1, dashboard=True).split("dashboard: ")[1]
+        assert link.startswith("http://127.0.0.1:") and link.endswith("/status")
+        page = urllib.request.urlopen(link, timeout=30)
     assert worker == QUIET and worker["distributed.worker.profile.enabled"] is False
     assert tick == 1.0 and "dashboard" in served
+    assert page.status == 200  # the dashboard's own page
+    with dask_client(workers=1) as client:
+        assert describe_engine(client, None, 1).endswith("dashboard: none (--dashboard serves one)")
+        with pytest.raises(urllib.error.HTTPError) as error:  # Dask's HTTP server, without the dashboard
+            urllib.request.urlopen(client.dashboard_link, timeout=30)
+        assert error.value.code == 404
 
 
 def test_cells_go_to_an_existing_scheduler(tiny_npz, run_store, tmp_path):
