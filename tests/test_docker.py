@@ -94,8 +94,7 @@ def test_two_processes_building_the_same_image_take_turns(tmp_path, monkeypatch)
               "with docker.cache_lock('portability-experiment:0123abcd', log=print):\n"
               "    print('building', flush=True)\n")
     with docker.cache_lock("portability-experiment:0123abcd"):
-        other = subprocess.Popen([sys.executable, "-c", second], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                                 env={**os.environ, "PORTABILITY_CACHE_DIR": str(tmp_path)})
+        other = subprocess.Popen([sys.executable, "-c", second], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert other.stdout.readline() == "waiting for another process building portability-experiment:0123abcd\n"
         with pytest.raises(subprocess.TimeoutExpired):
             other.wait(timeout=1)  # still waiting while this process holds the build
