@@ -25,7 +25,7 @@ from core import config as configuration, datasets, results as results_file
 
 DEFAULT_BASE = "python:3.11-slim"
 OFFLINE_BASE = "portability/debian-python:bookworm"
-RUNTIME_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "h5py")
+RUNTIME_PACKAGES = ("tensorflow-cpu", "keras", "numpy", "ml-dtypes", "h5py")
 JUPYTER_REQUIREMENTS = "jupyterlab==4.6.6\nipykernel==7.4.0\n"  # the Jupyter image's additions, pinned
 
 

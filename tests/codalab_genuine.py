@@ -175,9 +175,10 @@ class GenuineCodaLab:
         mark("tables and root user")
         self.spawn("ws-server", [VENV / "bin" / "cl-ws-server", "--port", WS_PORT])
         self.spawn("rest-server", [VENV / "bin" / "cl-server"])
-        # a worker silent for 15 s is offline (CodaLab's default is 60 s; the worker checks in every 2 s, every
-        # 8 s on a machine busy with the rest of the suite: a shorter timeout flaps running bundles offline)
-        self.spawn("bundle-manager", [VENV / "bin" / "cl-bundle-manager", "--worker-timeout-seconds", "15"])
+        # a worker silent for 30 s is offline (CodaLab's default is 60 s; the worker checks in every 2 s, every
+        # 8 to 16 s on a slow machine busy with the rest of the suite: a shorter timeout flaps running bundles
+        # offline, and a bundle offline while it finalizes loses its exit code: a failed run then ends `ready`)
+        self.spawn("bundle-manager", [VENV / "bin" / "cl-bundle-manager", "--worker-timeout-seconds", "30"])
         self.wait_for("the REST server", self.rest_ready)
         mark("REST answering")
         self.start_worker()

@@ -84,7 +84,7 @@ def test_a_run_survives_its_worker_going_offline_and_can_be_killed(codalab_serve
     try:
         os.kill(worker.pid, signal.SIGSTOP)
         try:
-            until(lambda: bundle_state(genuine, uuid) == "worker_offline", timeout=60, what="worker_offline")
+            until(lambda: bundle_state(genuine, uuid) == "worker_offline", timeout=120, what="worker_offline")
             assert state_of(run, genuine) == "running"  # not failed: CodaLab resumes the run
         finally:
             os.kill(worker.pid, signal.SIGCONT)
@@ -137,7 +137,9 @@ def test_failed_runs_say_what_codalab_said(genuine, tmp_path, run_store):
         runs[image] = pushed.stdout.split("run: ")[1].split()[0]
     for run in runs.values():
         until(lambda: state_of(run, genuine) in ("failed", "completed"), what=f"{run} ending")
-        assert state_of(run, genuine) == "failed"
+        uuid = handle_of(run_store, run)["remote_id"]
+        home = genuine["PORTABILITY_CODALAB_WORKSHEET"].rsplit("::", 1)[0] + "::"
+        assert state_of(run, genuine) == "failed", cl(genuine, "info", "-f", "state,exitcode,failure_message", "-w", home, uuid)
     program, no_image = (portability("pull", run, env=genuine) for run in runs.values())
     for pulled in (program, no_image):
         assert pulled.returncode == 1 and "Traceback (most recent" not in pulled.stderr, pulled.stderr[-2000:]

@@ -50,7 +50,7 @@ def test_markdown_gives_a_summary_line_and_a_diff_fence_per_group():
     diff = codediff.platform_diff("docker")
     text = "\n".join(diffview.markdown_view(diff, codediff.GROUPS, codediff.WHY))
     assert "**data access**: 5 changed lines in `data_folder`, `script_inputs`" in text
-    assert "**manifest files**: 24 changed lines in `Dockerfile`" in text
+    assert "**manifest files**: 25 changed lines in `Dockerfile`" in text
     fences = [t for t in MarkdownIt("commonmark").parse(text) if t.type == "fence"]
     assert [t.info for t in fences] == ["diff"] * 4
     assert fences[0].content.startswith("@@ shim.py, lines ") and "data_folder" in fences[0].content.splitlines()[0]
