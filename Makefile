@@ -27,11 +27,12 @@ run: data
 	$(BIN)/portability run --preset mnist-reference
 
 # Two test processes (pytest-xdist), each test file whole on one of them: most of the suite waits on
-# servers, containers and subprocesses. TEST_WORKERS=0 runs it in one process.
+# servers, containers and subprocesses. TEST_WORKERS=0 runs it in one process. The 30 slowest tests are
+# listed at the end: where the suite's time goes on the machine that ran it.
 TEST_WORKERS ?= 2
 
 test: data codalab-cli beat-env
-	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 bench: data
 	$(BIN)/python benchmarks/bench_reference.py $(BENCH_ARGS)
