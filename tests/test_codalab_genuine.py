@@ -45,9 +45,9 @@ def cl(env, *args, check=True):
     return done.stdout.strip()
 
 
-def bundle_state(env, uuid):
+def bundle_state(env, uuid, fields="state"):
     home = env["PORTABILITY_CODALAB_WORKSHEET"].rsplit("::", 1)[0] + "::"  # any worksheet finds a bundle by uuid
-    return cl(env, "info", "-f", "state", "-w", home, uuid)
+    return cl(env, "info", "-f", fields, "-w", home, uuid)
 
 
 def until(condition, timeout=180, what="the condition"):
@@ -137,9 +137,8 @@ def test_failed_runs_say_what_codalab_said(genuine, tmp_path, run_store):
         runs[image] = pushed.stdout.split("run: ")[1].split()[0]
     for run in runs.values():
         until(lambda: state_of(run, genuine) in ("failed", "completed"), what=f"{run} ending")
-        uuid = handle_of(run_store, run)["remote_id"]
-        home = genuine["PORTABILITY_CODALAB_WORKSHEET"].rsplit("::", 1)[0] + "::"
-        assert state_of(run, genuine) == "failed", cl(genuine, "info", "-f", "state,exitcode,failure_message", "-w", home, uuid)
+        assert state_of(run, genuine) == "failed", bundle_state(genuine, handle_of(run_store, run)["remote_id"],
+                                                                "state,exitcode,failure_message")
     program, no_image = (portability("pull", run, env=genuine) for run in runs.values())
     for pulled in (program, no_image):
         assert pulled.returncode == 1 and "Traceback (most recent" not in pulled.stderr, pulled.stderr[-2000:]
